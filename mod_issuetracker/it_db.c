@@ -1,0 +1,282 @@
+/*
+ * it_db.c -- database access through the native libpq handle of a
+ * mod_dbd pooled apr_dbd connection.
+ */
+#include <string.h>
+#include <stdlib.h>
+#include <apr_strings.h>
+
+#include "it_db.h"
+
+/* SQLSTATE -> HTTP. First match wins: exact codes before their class. */
+const it_sqlstate_row_t it_sqlstate_table[] = {
+    { "23505", 409, "conflict",              0 },  /* unique_violation */
+    { "23503", 422, "invalid_reference",     0 },  /* foreign_key_violation */
+    { "23514", 422, "constraint_violation",  0 },  /* check_violation */
+    { "23502", 422, "constraint_violation",  0 },  /* not_null_violation */
+    { "22P02", 422, "invalid_value",         0 },  /* invalid_text_representation */
+    { "22001", 422, "value_too_long",        0 },  /* string_data_right_truncation */
+    { "22003", 422, "out_of_range",          0 },  /* numeric_value_out_of_range */
+    { "22007", 422, "invalid_value",         0 },  /* invalid_datetime_format */
+    { "22008", 422, "out_of_range",          0 },  /* datetime_field_overflow */
+    { "40001", 503, "serialization_failure", 1 },
+    { "40P01", 503, "deadlock_detected",     1 },
+    { "55P03", 503, "lock_timeout",          0 },  /* lock_not_available */
+    { "57014", 503, "query_timeout",         0 },  /* query_canceled */
+    { "57P",   503, "database_unavailable",  0 },  /* admin/crash shutdown */
+    { "08",    503, "database_unavailable",  0 },  /* connection exception */
+    { "53",    503, "database_overloaded",   0 },  /* insufficient resources */
+    { "25P03", 503, "database_unavailable",  0 },  /* idle_in_transaction timeout */
+    { NULL,    500, "database_error",        0 },
+};
+
+void it_db_classify(it_db_error_t *e, const char *sqlstate)
+{
+    const it_sqlstate_row_t *row;
+
+    if (!sqlstate || !*sqlstate) {
+        e->sqlstate[0] = '\0';
+        e->status = 503;
+        e->code = "database_unavailable";
+        e->retryable = 0;
+        e->conn_lost = 1;
+        return;
+    }
+    apr_cpystrn(e->sqlstate, sqlstate, sizeof(e->sqlstate));
+    for (row = it_sqlstate_table; row->prefix; row++) {
+        if (!strncmp(sqlstate, row->prefix, strlen(row->prefix))) {
+            break;
+        }
+    }
+    e->status = row->status;
+    e->code = row->code;
+    e->retryable = row->retryable;
+    e->conn_lost = !strncmp(sqlstate, "08", 2) || !strncmp(sqlstate, "57P", 3);
+}
+
+static apr_status_t it_pgresult_cleanup(void *data)
+{
+    PQclear((PGresult *)data);
+    return APR_SUCCESS;
+}
+
+const char *it_db_session_sql(apr_pool_t *pool, int statement_ms, int lock_ms,
+                              int idle_tx_ms)
+{
+    /* integers only: nothing here comes from a client */
+    return apr_psprintf(pool,
+        "SET statement_timeout = %d; SET lock_timeout = %d; "
+        "SET idle_in_transaction_session_timeout = %d; SET jit = off; "
+        "SET TIME ZONE 'UTC'",
+        statement_ms, lock_ms, idle_tx_ms);
+}
+
+it_db_t *it_db_wrap(apr_pool_t *pool, const apr_dbd_driver_t *driver,
+                    apr_dbd_t *handle, const char *session_sql)
+{
+    it_db_t *db;
+
+    if (!driver || !handle || strcmp(apr_dbd_name(driver), "pgsql")) {
+        return NULL;
+    }
+    db = apr_pcalloc(pool, sizeof(*db));
+    db->driver = driver;
+    db->handle = handle;
+    db->conn = apr_dbd_native_handle(driver, handle);
+    db->pool = pool;
+    db->session_sql = session_sql;
+    return db;
+}
+
+static void it_db_set_conn_error(it_db_t *db)
+{
+    const char *m = db->conn ? PQerrorMessage(db->conn) : "no connection";
+    it_db_classify(&db->err, NULL);
+    db->err.message = apr_pstrdup(db->pool, m && *m ? m : "connection lost");
+    db->err.constraint = NULL;
+}
+
+/* Re-establishes a lost connection in place: the apr_dbd handle keeps its
+ * PGconn pointer, and since we never use named statements nothing else is
+ * lost; only the session settings need to be applied again. */
+static int it_db_reset(it_db_t *db)
+{
+    if (!db->conn || db->in_tx) {
+        return 0;
+    }
+    PQreset(db->conn);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        return 0;
+    }
+    if (db->session_sql) {
+        PGresult *r = PQexec(db->conn, db->session_sql);
+        int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        return ok;
+    }
+    return 1;
+}
+
+int it_db_ping(it_db_t *db)
+{
+    if (!db || !db->conn) {
+        return 0;
+    }
+    if (PQstatus(db->conn) == CONNECTION_OK) {
+        return 1;
+    }
+    return it_db_reset(db);
+}
+
+int it_db_exec(it_db_t *db, it_dbres_t **out, const char *sql, int n,
+               const char *const *params)
+{
+    PGresult *r;
+    ExecStatusType st;
+    int attempt;
+
+    if (out) {
+        *out = NULL;
+    }
+    for (attempt = 0; attempt < 2; attempt++) {
+        if (PQstatus(db->conn) != CONNECTION_OK && !it_db_reset(db)) {
+            it_db_set_conn_error(db);
+            return -1;
+        }
+        r = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+        st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+        if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+            break;
+        }
+        if (r && PQresultErrorField(r, PG_DIAG_SQLSTATE)
+            && PQstatus(db->conn) == CONNECTION_OK) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+            const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+            it_db_classify(&db->err, state);
+            db->err.message = apr_pstrdup(db->pool, msg ? msg : "");
+            db->err.constraint = cons ? apr_pstrdup(db->pool, cons) : NULL;
+            PQclear(r);
+            return -1;
+        }
+        PQclear(r);
+        /* The connection died under us (backend killed, server restarted).
+         * Outside a transaction the statement never took effect, so it is
+         * safe to reconnect and send it once more. */
+        if (db->in_tx || attempt == 1 || !it_db_reset(db)) {
+            it_db_set_conn_error(db);
+            return -1;
+        }
+    }
+    if (out) {
+        it_dbres_t *res = apr_pcalloc(db->pool, sizeof(*res));
+        const char *aff = PQcmdTuples(r);
+        res->res = r;
+        res->nrows = PQntuples(r);
+        res->ncols = PQnfields(r);
+        res->affected = aff && *aff ? atol(aff) : 0;
+        apr_pool_cleanup_register(db->pool, r, it_pgresult_cleanup,
+                                  apr_pool_cleanup_null);
+        *out = res;
+    }
+    else {
+        PQclear(r);
+    }
+    return 0;
+}
+
+const char *it_dbres_get(const it_dbres_t *res, int row, int col)
+{
+    if (!res || row < 0 || row >= res->nrows || col < 0 || col >= res->ncols
+        || PQgetisnull(res->res, row, col)) {
+        return NULL;
+    }
+    return PQgetvalue(res->res, row, col);
+}
+
+int it_dbres_col(const it_dbres_t *res, const char *name)
+{
+    return res ? PQfnumber(res->res, name) : -1;
+}
+
+/* Transaction control goes through apr_dbd_query (DESIGN.md section 3). */
+static int it_db_control(it_db_t *db, const char *sql)
+{
+    int nrows = 0;
+    int rv;
+
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        it_db_set_conn_error(db);
+        return -1;
+    }
+    rv = apr_dbd_query(db->driver, db->handle, &nrows, sql);
+    if (rv != 0) {
+        if (PQstatus(db->conn) != CONNECTION_OK) {
+            it_db_set_conn_error(db);
+        }
+        else {
+            it_db_classify(&db->err, "XX000");
+            db->err.message = apr_pstrdup(db->pool, PQerrorMessage(db->conn));
+        }
+        return -1;
+    }
+    return 0;
+}
+
+int it_db_begin(it_db_t *db)
+{
+    if (!it_db_ping(db)) {
+        it_db_set_conn_error(db);
+        return -1;
+    }
+    if (it_db_control(db, "BEGIN") != 0) {
+        return -1;
+    }
+    db->in_tx = 1;
+    return 0;
+}
+
+int it_db_commit(it_db_t *db)
+{
+    int rv = it_db_control(db, "COMMIT");
+    db->in_tx = 0;
+    return rv;
+}
+
+int it_db_rollback(it_db_t *db)
+{
+    int rv = 0;
+    if (PQstatus(db->conn) == CONNECTION_OK) {
+        rv = it_db_control(db, "ROLLBACK");
+    }
+    db->in_tx = 0;
+    return rv;
+}
+
+int it_db_tx(it_db_t *db, it_db_tx_fn fn, void *ctx, int tries)
+{
+    int rv = -1;
+
+    while (tries-- > 0) {
+        if (it_db_begin(db) != 0) {
+            return -1;
+        }
+        rv = fn(db, ctx);
+        if (rv == 0) {
+            if (it_db_commit(db) == 0) {
+                return 0;
+            }
+            rv = -1;
+        }
+        else {
+            /* keep the error that made fn fail, not the rollback's */
+            it_db_error_t saved = db->err;
+            it_db_rollback(db);
+            db->err = saved;
+        }
+        if (rv != -1 || !db->err.retryable) {
+            return rv;
+        }
+    }
+    return rv;
+}

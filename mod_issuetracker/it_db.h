@@ -1,0 +1,92 @@
+/*
+ * it_db.h -- the only code that talks to apr_dbd and libpq.
+ *
+ * Rules (DESIGN.md section 3), each of which has crashed someone:
+ *  - the handle comes from mod_dbd's pool (ap_dbd_acquire, glue only);
+ *  - no labelled or DBDPrepareSQL statements: they vanish when PostgreSQL
+ *    restarts. Statements are sent with PQexecParams (an unnamed statement,
+ *    one round trip), text parameters $1..$n, never formatted into SQL;
+ *  - BEGIN / COMMIT / ROLLBACK go through apr_dbd_query, never through
+ *    apr_dbd_transaction_start (it dereferences a broken connection);
+ *  - SQLSTATE is read from the native PGresult and mapped by one table;
+ *  - a lost connection is reset in place (PQreset) outside transactions,
+ *    otherwise reported as 503 with Retry-After; never a 500, never a crash.
+ */
+#ifndef IT_DB_H
+#define IT_DB_H
+
+#include <apr_dbd.h>
+#include <libpq-fe.h>
+
+#include "it_types.h"
+
+typedef struct {
+    char sqlstate[6];            /* "" when the connection failed */
+    const char *message;         /* server or libpq message */
+    const char *constraint;      /* constraint name, if any */
+    int status;                  /* HTTP status from the SQLSTATE table */
+    const char *code;            /* problem code */
+    int retryable;               /* 40001 / 40P01: retry the transaction */
+    int conn_lost;
+} it_db_error_t;
+
+struct it_db_t {
+    const apr_dbd_driver_t *driver;
+    apr_dbd_t *handle;
+    PGconn *conn;
+    apr_pool_t *pool;            /* the request pool */
+    int in_tx;
+    const char *session_sql;     /* re-applied after a reset */
+    it_db_error_t err;           /* the last error */
+};
+
+typedef struct {
+    PGresult *res;               /* cleared by the pool */
+    int nrows;
+    int ncols;
+    long affected;               /* rows affected (UPDATE/DELETE/INSERT) */
+} it_dbres_t;
+
+typedef struct {
+    const char *prefix;          /* SQLSTATE or its class (2 chars) */
+    int status;
+    const char *code;
+    int retryable;
+} it_sqlstate_row_t;
+
+extern const it_sqlstate_row_t it_sqlstate_table[];
+
+/* Wraps an apr_dbd pgsql handle; NULL if it is not a pgsql handle. */
+it_db_t *it_db_wrap(apr_pool_t *pool, const apr_dbd_driver_t *driver,
+                    apr_dbd_t *handle, const char *session_sql);
+
+/* Runs sql with n text parameters (NULL = SQL NULL). Returns 0, or -1 with
+ * db->err filled. *res may be NULL when the caller needs no rows. */
+int it_db_exec(it_db_t *db, it_dbres_t **res, const char *sql, int n,
+               const char *const *params);
+
+/* Value of row/col, NULL for SQL NULL (never "" for NULL). */
+const char *it_dbres_get(const it_dbres_t *res, int row, int col);
+int it_dbres_col(const it_dbres_t *res, const char *name);
+
+int it_db_begin(it_db_t *db);
+int it_db_commit(it_db_t *db);
+int it_db_rollback(it_db_t *db);
+
+/* Runs fn inside BEGIN ... COMMIT, retrying (up to `tries` times) when it
+ * fails with a serialization failure or deadlock. fn returns 0 to commit,
+ * anything else to roll back (that value is returned). -1 means db->err. */
+typedef int (*it_db_tx_fn)(it_db_t *db, void *ctx);
+int it_db_tx(it_db_t *db, it_db_tx_fn fn, void *ctx, int tries);
+
+/* Fills e from a SQLSTATE (NULL or "" = connection failure). */
+void it_db_classify(it_db_error_t *e, const char *sqlstate);
+
+/* 1 if the connection is usable (resets it if it was lost). */
+int it_db_ping(it_db_t *db);
+
+/* Session settings for a pooled connection (statement_timeout etc.). */
+const char *it_db_session_sql(apr_pool_t *pool, int statement_ms, int lock_ms,
+                              int idle_tx_ms);
+
+#endif

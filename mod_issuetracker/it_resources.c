@@ -1,0 +1,14 @@
+/*
+ * it_resources.c -- the list of resources whose routes make up the API.
+ * Adding a resource is adding one line here.
+ */
+#include "it_dispatch.h"
+
+extern const it_resource_t it_res_health;
+extern const it_resource_t it_res_problem;
+
+const it_resource_t *const it_resources[] = {
+    &it_res_health,
+    &it_res_problem,
+    NULL
+};
