@@ -44,10 +44,10 @@ deps:
 module: $(MODULE)
 
 $(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS) Makefile
-	cd $(SRC_DIR) && $(APXS) -c -o mod_issuetracker.la \
+	@cd $(SRC_DIR) && $(APXS) -c -o mod_issuetracker.la \
 	    -Wc,-std=gnu11 $(foreach w,$(WARN),-Wc,$(w)) $(DEP_CFLAGS) \
 	    $(notdir $(GLUE_SRC) $(CORE_SRC)) $(DEP_LIBS) > .build.log 2>&1 \
-	    || { cat $(SRC_DIR)/.build.log; exit 1; }
+	    || { cat .build.log; exit 1; }
 	@echo "built $(MODULE)"
 
 docs: $(BUILD)/docs/openapi.json

@@ -48,8 +48,8 @@ const char *it_config_parse_size(apr_pool_t *pool, const char *arg,
         end++;
     }
     if (errno || *end || v > max / mult || v * mult < min || v * mult > max) {
-        return apr_psprintf(pool, "'%s' must be a size between %lld and %lld "
-                            "bytes (K, M and G suffixes allowed)", arg, min, max);
+        return apr_psprintf(pool, "'%s' must be a size between %" APR_INT64_T_FMT " and %" APR_INT64_T_FMT " "
+                            "bytes (K, M and G suffixes allowed)", arg, (apr_int64_t)min, (apr_int64_t)max);
     }
     *out = v * mult;
     return NULL;
@@ -67,8 +67,8 @@ const char *it_config_parse_int(apr_pool_t *pool, const char *arg,
     }
     v = strtoll(arg, &end, 10);
     if (errno || *end || v < min || v > max) {
-        return apr_psprintf(pool, "'%s' must be an integer between %lld and %lld",
-                            arg, min, max);
+        return apr_psprintf(pool, "'%s' must be an integer between %" APR_INT64_T_FMT " and %" APR_INT64_T_FMT "",
+                            arg, (apr_int64_t)min, (apr_int64_t)max);
     }
     *out = (int)v;
     return NULL;

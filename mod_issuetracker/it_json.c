@@ -194,14 +194,14 @@ static int it_field_check(const it_field_t *f, json_t *v, const char **code,
         len = it_utf8_len(s);
         if (f->min && len < (size_t)f->min) {
             *code = "too_short";
-            *msg = apr_psprintf(pool, "must be at least %lld character%s long",
-                                f->min, f->min == 1 ? "" : "s");
+            *msg = apr_psprintf(pool, "must be at least %" APR_INT64_T_FMT " character%s long",
+                                (apr_int64_t)f->min, f->min == 1 ? "" : "s");
             return 1;
         }
         if (f->max && len > (size_t)f->max) {
             *code = "too_long";
-            *msg = apr_psprintf(pool, "must be at most %lld characters long",
-                                f->max);
+            *msg = apr_psprintf(pool, "must be at most %" APR_INT64_T_FMT " characters long",
+                                (apr_int64_t)f->max);
             return 1;
         }
         if (f->type == IT_JT_EMAIL && (*msg = it_email_check(s))) {
@@ -222,8 +222,8 @@ static int it_field_check(const it_field_t *f, json_t *v, const char **code,
         i = json_integer_value(v);
         if ((f->min || f->max) && (i < f->min || i > f->max)) {
             *code = "range";
-            *msg = apr_psprintf(pool, "must be between %lld and %lld",
-                                f->min, f->max);
+            *msg = apr_psprintf(pool, "must be between %" APR_INT64_T_FMT " and %" APR_INT64_T_FMT "",
+                                (apr_int64_t)f->min, (apr_int64_t)f->max);
             return 1;
         }
         return 0;
@@ -246,8 +246,8 @@ static int it_field_check(const it_field_t *f, json_t *v, const char **code,
         n = json_array_size(v);
         if ((f->min && n < (size_t)f->min) || (f->max && n > (size_t)f->max)) {
             *code = "range";
-            *msg = apr_psprintf(pool, "must have between %lld and %lld items",
-                                f->min, f->max);
+            *msg = apr_psprintf(pool, "must have between %" APR_INT64_T_FMT " and %" APR_INT64_T_FMT " items",
+                                (apr_int64_t)f->min, (apr_int64_t)f->max);
             return 1;
         }
         for (i = 0; i < n; i++) {
