@@ -7,6 +7,7 @@
 #include "it_dispatch.h"
 #include "it_problem.h"
 #include "it_db.h"
+#include "it_auth.h"
 
 it_db_t *it_req_db(it_req_t *req)
 {
@@ -67,5 +68,16 @@ int it_dispatch(const it_resource_t *const *resources, it_req_t *req,
     req->route = m.route;
     req->nparams = m.nparams;
     memcpy(req->params, m.params, sizeof(req->params));
+    if (!(m.route->flags & IT_ROUTE_PUBLIC)) {
+        int rc = it_auth_resolve(req, resp);
+        if (rc != 0) {
+            return rc;
+        }
+        /* The role must allow the action on at least its own objects; the
+         * handler checks ownership once it has loaded the object. */
+        if (m.route->action && !it_auth_may_attempt(req->caller, m.route->action)) {
+            return it_auth_require(req, resp, m.route->action, 1);
+        }
+    }
     return m.route->handler(req, resp);
 }

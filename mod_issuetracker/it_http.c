@@ -182,6 +182,7 @@ it_req_t *it_http_req(request_rec *r, const it_config_t *cfg, int *status)
     cl = apr_table_get(r->headers_in, "Content-Length");
     req->content_length = cl ? apr_atoi64(cl) : -1;
     req->user = r->user;
+    req->auth_type = r->ap_auth_type;
     req->request_id = apr_table_get(r->subprocess_env, "UNIQUE_ID");
     if (!req->request_id) {
         /* without mod_unique_id: a UUID still ties logs to responses */

@@ -25,6 +25,7 @@ typedef struct it_db_t it_db_t;
 typedef struct it_route_t it_route_t;
 typedef struct it_req_t it_req_t;
 typedef struct it_resp_t it_resp_t;
+typedef struct it_caller_t it_caller_t;
 
 /* The glue supplies these so that the core never touches request_rec. */
 typedef it_db_t *(*it_db_acquire_fn)(it_req_t *req);
@@ -50,6 +51,8 @@ struct it_req_t {
     apr_size_t body_len;
     json_t *json;                /* parsed body; borrowed, freed by the pool */
     const char *user;            /* r->user; NULL or "" means anonymous */
+    const char *auth_type;       /* r->ap_auth_type ("Basic", "oauth20") */
+    const it_caller_t *caller;   /* resolved by it_auth_resolve() */
     const char *request_id;      /* mod_unique_id's UNIQUE_ID or a UUID */
     int redirect_status;         /* ErrorDocument target: original status */
     const it_config_t *cfg;
