@@ -241,7 +241,9 @@ int it_http_send(request_rec *r, it_req_t *req, it_resp_t *resp)
         apr_table_setn(resp->headers, "Retry-After",
                        apr_itoa(r->pool, secs));
     }
-    it_problem_finish(resp, req->request_id, req->path);
+    /* an ErrorDocument's problem is about the original request */
+    it_problem_finish(resp, req->request_id,
+                      (req->redirect_status && r->prev) ? r->prev->uri : req->path);
     apr_table_do(it_http_copy_header, r->err_headers_out, resp->headers, NULL);
 
     r->status = resp->status;

@@ -6,9 +6,11 @@
 
 extern const it_resource_t it_res_health;
 extern const it_resource_t it_res_problem;
+extern const it_resource_t it_res_auth;
 
 const it_resource_t *const it_resources[] = {
     &it_res_health,
     &it_res_problem,
+    &it_res_auth,
     NULL
 };

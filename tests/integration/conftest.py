@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import time
+import uuid
 
 import pytest
 import requests
@@ -77,3 +78,79 @@ def error_log():
         return ""
     with open(path, errors="replace") as f:
         return f.read()
+
+
+# ---- identity ----------------------------------------------------------------
+
+def bcrypt_hash(password, cost=4):
+    """A bcrypt hash as Apache makes them (htpasswd -B); cost 4 keeps the
+    Basic logins of the suite fast."""
+    out = subprocess.run(["htpasswd", "-niB", "-C", str(cost), "u"], input=password,
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip().split(":", 1)[1]
+
+
+def sql_literal(value):
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def get_token(username, password, **kwargs):
+    r = requests.post(url("/api/v1/auth/token"), auth=(username, password), **kwargs)
+    assert r.status_code == 200, (r.status_code, r.text)
+    return r.json()["access_token"]
+
+
+def create_user_row(role="reporter", username=None, email=None, password=None,
+                    full_name=None, is_active=True):
+    """Inserts a user straight into the database; returns its fields."""
+    suffix = uuid.uuid4().hex[:10]
+    username = username or f"{role[:3]}-{suffix}"
+    email = email or f"{username}@example.org"
+    password = password or "pw-" + uuid.uuid4().hex
+    user_id = psql(
+        "INSERT INTO users (username, email, full_name, password_hash, role, is_active) VALUES ("
+        + ", ".join(sql_literal(v) for v in (username, email, full_name, bcrypt_hash(password),
+                                              role, is_active))
+        + ") RETURNING id")
+    return {"id": user_id, "username": username, "email": email, "password": password,
+            "role": role, "full_name": full_name}
+
+
+def make_user_now(role="reporter", **fields):
+    user = create_user_row(role, **fields)
+    if fields.get("is_active", True):
+        user["token"] = get_token(user["username"], user["password"])
+        user["headers"] = {"Authorization": "Bearer " + user["token"]}
+    return user
+
+
+@pytest.fixture()
+def make_user():
+    """make_user(role="reporter", **fields) -> {id, username, email, password,
+    role, token, headers}: a user in the database with a real bearer token
+    obtained through POST /api/v1/auth/token (Basic, mod_authn_dbd)."""
+    return make_user_now
+
+
+@pytest.fixture()
+def admin():
+    return make_user_now("admin")
+
+
+@pytest.fixture()
+def manager():
+    return make_user_now("manager")
+
+
+@pytest.fixture()
+def developer():
+    return make_user_now("developer")
+
+
+@pytest.fixture()
+def reporter():
+    return make_user_now("reporter")

@@ -5,7 +5,16 @@ import urllib.parse
 
 import pytest
 
-from conftest import assert_problem, url
+from conftest import assert_problem, make_user_now, url
+
+
+@pytest.fixture(scope="module")
+def authed():
+    """A session with a reporter's bearer token: unknown paths under /api/v1
+    are answered only to authenticated callers (Apache authenticates first)."""
+    with requests.Session() as s:
+        s.headers.update(make_user_now("reporter")["headers"])
+        yield s
 
 
 @pytest.mark.parametrize("path", [
@@ -15,8 +24,8 @@ from conftest import assert_problem, url
     "/api/v1/issues/not-a-uuid/extra/segments",
     "/health/extra",
 ])
-def test_unknown_path_is_404_problem(http, path):
-    body = assert_problem(http.get(url(path)), 404, "not_found")
+def test_unknown_path_is_404_problem(authed, path):
+    body = assert_problem(authed.get(url(path)), 404, "not_found")
     assert body["type"].endswith("not_found")
     assert body["title"] == "Not Found"
 
@@ -36,8 +45,13 @@ def test_options_lists_allowed_methods(http):
     assert r.content == b""
 
 
-def test_options_on_unknown_path_is_404(http):
-    assert_problem(http.options(url("/api/v1/unknown")), 404)
+def test_options_on_unknown_path_is_404(authed):
+    assert_problem(authed.options(url("/api/v1/unknown")), 404)
+
+
+def test_unknown_path_without_credentials_is_401(http):
+    r = http.get(url("/api/v1/unknown"))
+    assert_problem(r, 401, "unauthorized")
 
 
 def test_trailing_slash_is_optional(http):
@@ -54,18 +68,18 @@ def test_head_has_headers_and_no_body(http):
     assert r.content == b""
 
 
-def test_every_response_has_a_request_id(http):
+def test_every_response_has_a_request_id(authed):
     ids = set()
     for path in ("/health", "/api/v1/none", "/api/v1/_problem"):
-        r = http.get(url(path))
+        r = authed.get(url(path))
         rid = r.headers.get("X-Request-Id")
         assert rid, (path, r.headers)
         ids.add(rid)
     assert len(ids) == 3, "request ids must be unique per request"
 
 
-def test_problem_request_id_equals_header(http):
-    r = http.get(url("/api/v1/missing"))
+def test_problem_request_id_equals_header(authed):
+    r = authed.get(url("/api/v1/missing"))
     body = assert_problem(r, 404)
     assert body["request_id"] == r.headers["X-Request-Id"]
     assert body["instance"] == "/api/v1/missing"

@@ -15,7 +15,7 @@ def health_status():
         return None
 
 
-def test_postgres_stop_gives_503_then_recovers(http):
+def test_postgres_stop_gives_503_then_recovers(http, reporter):
     assert http.get(url("/health")).status_code == 200
     devenv("pg-stop")
     try:
@@ -24,7 +24,11 @@ def test_postgres_stop_gives_503_then_recovers(http):
         assert body["database"] == "unreachable"
         assert int(r.headers["Retry-After"]) >= 1
         # routes that need no database keep working
-        assert_problem(http.get(url("/api/v1/nope")), 404)
+        assert_problem(http.get(url("/api/v1/nope"), headers=reporter["headers"]), 404)
+        # a route that needs the caller's row answers 503, not 500
+        r = http.get(url("/api/v1/users/me"), headers=reporter["headers"])
+        assert_problem(r, 503, "database_unavailable")
+        assert "Retry-After" in r.headers
     finally:
         devenv("pg-start")
     started = time.monotonic()
