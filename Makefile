@@ -31,7 +31,7 @@ CFLAGS_CORE := -std=gnu11 -g -O2 -fPIC $(WARN) -D_GNU_SOURCE -DLINUX -D_REENTRAN
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
-.PHONY: all build module docs deps run stop test unit integration lint-openapi \
+.PHONY: all build module docs deps run stop test unit integration lint-openapi permissions-doc \
         bench install fuzz clean distclean
 
 all: build
@@ -64,6 +64,10 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRC) $(HEADERS) tests/unit/stub_httpd.c
 	$(CC) $(CFLAGS_CORE) -Itests/unit -o $@ $< $(CORE_SRC) \
 	    $(if $(findstring test_config,$@),$(SRC_DIR)/it_config.c tests/unit/stub_httpd.c) \
 	    $(DEP_LIBS) $(APR_LIBS) -lcmocka
+
+# docs/permissions.md is generated from the permission table in it_auth.c
+permissions-doc: $(BUILD)/unit/test_auth
+	$(BUILD)/unit/test_auth --print > docs/permissions.md
 
 unit: $(UNIT_TESTS)
 	@./scripts/run-unit $(UNIT_TESTS)
