@@ -59,7 +59,7 @@ lint-openapi:
 	./scripts/docs-lint
 
 # ---- unit tests (cmocka): the core linked without httpd -------------------
-$(BUILD)/unit/%: tests/unit/%.c $(CORE_SRC) $(HEADERS) tests/unit/stub_httpd.c
+$(BUILD)/unit/%: tests/unit/%.c $(CORE_SRC) $(HEADERS) tests/unit/stub_httpd.c tests/unit/it_test.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_CORE) -Itests/unit -o $@ $< $(CORE_SRC) \
 	    $(if $(findstring test_config,$@),$(SRC_DIR)/it_config.c tests/unit/stub_httpd.c) \

@@ -220,7 +220,8 @@ static int it_field_check(const it_field_t *f, json_t *v, const char **code,
             break;
         }
         i = json_integer_value(v);
-        if ((f->min || f->max) && (i < f->min || i > f->max)) {
+        /* max 0 means no upper bound, as for strings */
+        if ((f->min || f->max) && (i < f->min || (f->max && i > f->max))) {
             *code = "range";
             *msg = apr_psprintf(pool, "must be between %" APR_INT64_T_FMT " and %" APR_INT64_T_FMT "",
                                 (apr_int64_t)f->min, (apr_int64_t)f->max);
@@ -353,7 +354,8 @@ int it_json_body(it_req_t *req, it_resp_t *resp, const it_field_t *spec,
         return it_problem(resp, 400, "invalid_utf8",
                           "The request body is not valid UTF-8");
     }
-    doc = json_loadb(req->body, req->body_len, JSON_REJECT_DUPLICATES, &jerr);
+    doc = json_loadb(req->body, req->body_len,
+                     JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!doc) {
         return it_problem(resp, 400, "malformed_json",
                           "Malformed JSON at line %d, column %d: %s",

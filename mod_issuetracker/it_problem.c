@@ -91,8 +91,11 @@ int it_problem(it_resp_t *resp, int status, const char *code,
     if (!doc) {
         /* Only on allocation failure or invalid UTF-8 in detail: a detail
          * may quote client input, so retry without it rather than fail. */
-        doc = json_pack("{s:s, s:i, s:s}", "title", it_problem_title(status),
-                        "status", status, "code", code);
+        doc = json_pack("{s:s, s:s, s:i, s:s, s:s}",
+                        "type", apr_pstrcat(resp->pool, IT_PROBLEM_TYPE_PREFIX,
+                                            code, NULL),
+                        "title", it_problem_title(status), "status", status,
+                        "detail", it_problem_title(status), "code", code);
     }
     resp->raw = NULL;
     resp->content_type = IT_PROBLEM_CTYPE;
@@ -134,8 +137,11 @@ int it_problem_validation(it_resp_t *resp, json_t *errors)
     const char *field = first ? json_string_value(json_object_get(first, "field")) : NULL;
     const char *msg = first ? json_string_value(json_object_get(first, "message")) : NULL;
 
-    if (n == 1 && field && msg) {
+    if (n == 1 && field && *field && msg) {
         it_problem(resp, 422, "validation_failed", "%s: %s", field, msg);
+    }
+    else if (n == 1 && msg) {
+        it_problem(resp, 422, "validation_failed", "%s", msg);
     }
     else {
         it_problem(resp, 422, "validation_failed",
