@@ -30,6 +30,7 @@ const it_permission_t it_permissions[] = {
     { "projects.update",     IT_ROLE_ADMIN,     IT_ROLE_MANAGER,  "own = projects the caller owns" },
     { "projects.delete",     IT_ROLE_ADMIN,     IT_ROLE_MANAGER,  "own = projects the caller owns" },
     { "projects.restore",    IT_ROLE_ADMIN,     IT_ROLE_NONE,     NULL },
+    { "projects.transfer",   IT_ROLE_ADMIN,     IT_ROLE_MANAGER,  "own = hand an owned project to another manager or admin; any = name any active user as owner" },
     { "issues.list",         IT_ROLE_REPORTER,  IT_ROLE_NONE,     NULL },
     { "issues.read",         IT_ROLE_REPORTER,  IT_ROLE_NONE,     NULL },
     { "issues.create",       IT_ROLE_REPORTER,  IT_ROLE_NONE,     NULL },

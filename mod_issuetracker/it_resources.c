@@ -6,11 +6,15 @@
 
 extern const it_resource_t it_res_health;
 extern const it_resource_t it_res_problem;
+extern const it_resource_t it_res_projects;
 extern const it_resource_t it_res_auth;
+extern const it_resource_t it_res_users;
 
 const it_resource_t *const it_resources[] = {
     &it_res_health,
     &it_res_problem,
+    &it_res_projects,
     &it_res_auth,
+    &it_res_users,
     NULL
 };

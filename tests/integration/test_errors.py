@@ -4,6 +4,7 @@ import json
 import urllib.parse
 
 import pytest
+import requests
 
 from conftest import assert_problem, make_user_now, url
 
