@@ -44,7 +44,8 @@ deps:
 module: $(MODULE)
 
 $(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS) Makefile
-	@cd $(SRC_DIR) && $(APXS) -c -o mod_issuetracker.la \
+	@mkdir -p $(BUILD)
+	@cd $(SRC_DIR) && flock $(BUILD)/.apxs.lock $(APXS) -c -o mod_issuetracker.la \
 	    -Wc,-std=gnu11 $(foreach w,$(WARN),-Wc,$(w)) $(DEP_CFLAGS) \
 	    $(notdir $(GLUE_SRC) $(CORE_SRC)) $(DEP_LIBS) > .build.log 2>&1 \
 	    || { cat .build.log; exit 1; }
