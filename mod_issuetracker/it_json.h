@@ -53,6 +53,9 @@ int it_json_is_json_ctype(const char *ctype);
 /* Number of UTF-8 code points in s (s assumed valid UTF-8). */
 size_t it_utf8_len(const char *s);
 
+/* A copy of the JSON text s without whitespace outside strings. */
+const char *it_json_compact(apr_pool_t *pool, const char *s);
+
 /* 1 if buf is valid UTF-8 (no overlongs, surrogates or > U+10FFFF). */
 int it_utf8_valid(const char *buf, size_t len);
 

@@ -427,8 +427,9 @@ int it_page_respond(it_req_t *req, it_resp_t *resp, const it_page_t *pg,
             vec[k].iov_base = (void *)",";
             vec[k++].iov_len = 1;
         }
-        vec[k].iov_base = (void *)items[i];
-        vec[k++].iov_len = strlen(items[i]);
+        const char *item = it_json_compact(req->pool, items[i]);
+        vec[k].iov_base = (void *)item;
+        vec[k++].iov_len = strlen(item);
     }
     if (has_more) {
         next = it_page_cursor(req->pool, pg, keys[n - 1], ids[n - 1]);

@@ -8,6 +8,7 @@
 
 #include "it_version.h"
 #include "it_problem.h"
+#include "it_json.h"
 
 /* Parses one entity tag ("12" or W/"12") at *s; advances *s. Returns the
  * version, -2 for "*", -1 for something that is not one of our tags, -3
@@ -186,6 +187,7 @@ int it_version_respond(it_req_t *req, it_resp_t *resp, int status,
         return 304;
     }
     resp->json = NULL;
+    doc = it_json_compact(resp->pool, doc);
     resp->raw = doc;
     resp->raw_len = strlen(doc);
     resp->content_type = "application/json";

@@ -113,6 +113,32 @@ static void test_utf8_len_table(void **state)
     IT_CHECK_DONE(bad);
 }
 
+/* ---- it_json_compact ------------------------------------------------------- */
+
+static const struct { const char *in, *want; } compact_cases[] = {
+    { "{\"id\" : 1, \"k\" : [1, 2]}", "{\"id\":1,\"k\":[1,2]}" },
+    { "{\"s\" : \"a b\\\" c : d\"}", "{\"s\":\"a b\\\" c : d\"}" },
+    { "{\"s\" : \"tail\\\\\", \"t\" : \" x \"}", "{\"s\":\"tail\\\\\",\"t\":\" x \"}" },
+    { "\n[ ]\t", "[]" },
+    { "", "" },
+};
+
+static void test_json_compact_table(void **state)
+{
+    apr_pool_t *p = *state;
+    size_t i;
+    int bad = 0;
+
+    for (i = 0; i < sizeof(compact_cases) / sizeof(compact_cases[0]); i++) {
+        const char *got = it_json_compact(p, compact_cases[i].in);
+        IT_CHECK(bad, !strcmp(got, compact_cases[i].want),
+                 "it_json_compact(row %zu) = %s, want %s", i, got,
+                 compact_cases[i].want);
+    }
+    assert_null(it_json_compact(p, NULL));
+    IT_CHECK_DONE(bad);
+}
+
 /* ---- it_json_is_json_ctype ----------------------------------------------- */
 
 typedef struct {
@@ -820,6 +846,7 @@ static const struct CMUnitTest tests[] = {
     IT_TEST(test_json_body_preset_not_reread),
     IT_TEST(test_json_body_reader_failures),
     IT_TEST(test_json_body_owned_by_request_pool),
+    IT_TEST(test_json_compact_table),
 };
 
 IT_TEST_MAIN("json", tests)
