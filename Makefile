@@ -23,7 +23,7 @@ WARN      := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Werror
 APR_INC   := $(shell apr-1-config --includes 2>/dev/null) $(shell apu-1-config --includes 2>/dev/null)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
 DEP_CFLAGS:= $(shell pkg-config --cflags jansson libpq uuid libjwt 2>/dev/null)
-DEP_LIBS  := $(shell pkg-config --libs jansson libpq uuid libjwt 2>/dev/null)
+DEP_LIBS  := $(shell pkg-config --libs jansson libpq uuid libjwt libcrypto 2>/dev/null)
 APR_LIBS  := $(shell apr-1-config --link-ld 2>/dev/null) $(shell apu-1-config --link-ld 2>/dev/null)
 
 CFLAGS_CORE := -std=gnu11 -g -O2 -fPIC $(WARN) -D_GNU_SOURCE -DLINUX -D_REENTRANT \

@@ -124,6 +124,46 @@ static int it_http_read_body(it_req_t *req, apr_size_t limit)
     return 0;
 }
 
+/* Streams the body in chunks through the input filters; a brigade per
+ * request, reused, so memory does not grow with the upload. */
+static int it_http_read_chunk(it_req_t *req, char *buf, apr_size_t *len)
+{
+    request_rec *r = req->glue;
+    apr_bucket_brigade *bb;
+    apr_status_t rv;
+    apr_size_t want = *len;
+
+    *len = 0;
+    if (apr_pool_userdata_get((void **)&bb, "it_body_bb", r->pool) != APR_SUCCESS
+        || !bb) {
+        bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        apr_pool_userdata_setn(bb, "it_body_bb", NULL, r->pool);
+    }
+    if (apr_table_get(r->notes, "it_body_eos")) {
+        return 0;                       /* the body was read to its end */
+    }
+    rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ,
+                        want);
+    if (rv != APR_SUCCESS) {
+        int st = ap_map_http_request_error(rv, HTTP_BAD_REQUEST);
+        r->connection->keepalive = AP_CONN_CLOSE;
+        apr_brigade_cleanup(bb);
+        return st == HTTP_REQUEST_ENTITY_TOO_LARGE ? 413
+               : st == HTTP_REQUEST_TIME_OUT ? 408 : 400;
+    }
+    if (!APR_BRIGADE_EMPTY(bb) && APR_BUCKET_IS_EOS(APR_BRIGADE_LAST(bb))) {
+        apr_table_setn(r->notes, "it_body_eos", "1");
+    }
+    rv = apr_brigade_flatten(bb, buf, &want);
+    apr_brigade_cleanup(bb);
+    if (rv != APR_SUCCESS) {
+        r->connection->keepalive = AP_CONN_CLOSE;
+        return 400;
+    }
+    *len = want;
+    return 0;
+}
+
 static void it_http_log(it_req_t *req, int level, const char *msg)
 {
     request_rec *r = req->glue;
@@ -198,6 +238,7 @@ it_req_t *it_http_req(request_rec *r, const it_config_t *cfg, int *status)
     }
     req->db_acquire = it_http_db_acquire;
     req->read_body = it_http_read_body;
+    req->read_chunk = it_http_read_chunk;
     req->log = it_http_log;
     req->query = apr_table_make(r->pool, 8);
     *status = it_http_parse_query(r->pool, r->args, req->query);
@@ -248,6 +289,33 @@ int it_http_send(request_rec *r, it_req_t *req, it_resp_t *resp)
 
     r->status = resp->status;
     if (resp->status == 204 || resp->status == 304) {
+        return OK;
+    }
+    if (resp->file_path) {
+        /* Served from disk by httpd: sendfile where possible, Range and
+         * If-Range through the byterange filter; never read into memory. */
+        apr_file_t *fd;
+        if (apr_file_open(&fd, resp->file_path, APR_READ | APR_BINARY
+                          | APR_SENDFILE_ENABLED, 0, r->pool) != APR_SUCCESS) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ITLOGNO(1005)
+                          "cannot open stored file %s", resp->file_path);
+            it_problem(resp, 404, "content_missing",
+                       "The stored content of this resource is missing");
+            it_problem_finish(resp, req->request_id, req->path);
+            resp->file_path = NULL;
+            return it_http_send(r, req, resp);
+        }
+        if (resp->content_type) {
+            ap_set_content_type(r, resp->content_type);
+        }
+        ap_set_content_length(r, resp->file_size);
+        apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
+        bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        apr_brigade_insert_file(bb, fd, 0, resp->file_size, r->pool);
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+        if (ap_pass_brigade(r->output_filters, bb) != APR_SUCCESS) {
+            r->connection->aborted = 1;
+        }
         return OK;
     }
     if (resp->json) {

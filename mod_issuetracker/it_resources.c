@@ -9,6 +9,7 @@ extern const it_resource_t it_res_problem;
 extern const it_resource_t it_res_projects;
 extern const it_resource_t it_res_auth;
 extern const it_resource_t it_res_users;
+extern const it_resource_t it_res_issues;
 
 const it_resource_t *const it_resources[] = {
     &it_res_health,
@@ -16,5 +17,6 @@ const it_resource_t *const it_resources[] = {
     &it_res_projects,
     &it_res_auth,
     &it_res_users,
+    &it_res_issues,
     NULL
 };

@@ -32,6 +32,10 @@ typedef it_db_t *(*it_db_acquire_fn)(it_req_t *req);
 /* Reads the whole request body (at most `limit` bytes) into req->body.
  * Returns 0 or the HTTP status of the failure (400, 408, 413). */
 typedef int (*it_body_read_fn)(it_req_t *req, apr_size_t limit);
+/* Streams the request body: fills buf with up to *len bytes and sets *len
+ * to what was read (0 at the end of the body). Returns 0 or the HTTP status
+ * of the failure (400, 408, 413). Memory stays flat: nothing is kept. */
+typedef int (*it_body_stream_fn)(it_req_t *req, char *buf, apr_size_t *len);
 /* Logs an error with the request's context (error log, request id). */
 typedef void (*it_log_fn)(it_req_t *req, int level, const char *msg);
 
@@ -59,6 +63,7 @@ struct it_req_t {
     const it_route_t *route;
     it_db_acquire_fn db_acquire;
     it_body_read_fn read_body;
+    it_body_stream_fn read_chunk;
     it_log_fn log;
     it_db_t *db;                 /* set by it_req_db() on first use */
     const char *session_sql;     /* re-applied when a connection is reset */
@@ -74,6 +79,9 @@ struct it_resp_t {
     const char *raw;             /* alternative: preformatted body */
     apr_size_t raw_len;
     int retry_after;             /* > 0: send Retry-After (seconds) */
+    const char *file_path;       /* alternative: send this file (sendfile,
+                                  * Range via httpd's byterange filter) */
+    apr_off_t file_size;
 };
 
 /* Ties a jansson reference to a pool: the pool's cleanup drops it.
