@@ -10,6 +10,8 @@ extern const it_resource_t it_res_projects;
 extern const it_resource_t it_res_auth;
 extern const it_resource_t it_res_users;
 extern const it_resource_t it_res_issues;
+extern const it_resource_t it_res_issues_list;
+extern const it_resource_t it_res_timeline;
 
 const it_resource_t *const it_resources[] = {
     &it_res_health,
@@ -18,5 +20,7 @@ const it_resource_t *const it_resources[] = {
     &it_res_auth,
     &it_res_users,
     &it_res_issues,
+    &it_res_issues_list,
+    &it_res_timeline,
     NULL
 };
