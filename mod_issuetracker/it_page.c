@@ -188,6 +188,22 @@ bad:
     return -1;
 }
 
+const char *it_query_like_contains(apr_pool_t *pool, const char *q)
+{
+    char *out = apr_palloc(pool, strlen(q) * 2 + 3), *o = out;
+
+    *o++ = '%';
+    for (; *q; q++) {
+        if (*q == '%' || *q == '_' || *q == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = *q;
+    }
+    *o++ = '%';
+    *o = '\0';
+    return out;
+}
+
 int it_query_known(it_req_t *req, const char *const *known, json_t **errors)
 {
     const apr_array_header_t *arr = apr_table_elts(req->query);

@@ -72,6 +72,11 @@ int it_query_enum(it_req_t *req, const char *name, const char *const *values,
 int it_query_timestamp(it_req_t *req, const char *name, const char **out,
                        json_t **errors);
 
+/* A LIKE/ILIKE pattern matching q anywhere: %, _ and \ in q are escaped
+ * (the default ESCAPE '\'), so q is matched literally; bind it as a
+ * parameter, never format it into SQL. */
+const char *it_query_like_contains(apr_pool_t *pool, const char *q);
+
 /* Rejects parameters not in `known` (NULL terminated) with 422. */
 int it_query_known(it_req_t *req, const char *const *known, json_t **errors);
 

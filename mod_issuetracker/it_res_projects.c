@@ -278,22 +278,6 @@ static const char *const it_project_list_params[] = { "owner_id", "q", NULL };
 
 static const char it_sql_project_count[] = "SELECT count(*)" IT_PROJECT_LIST_FROM;
 
-/* "%q%" with LIKE's own metacharacters escaped: q is text, not a pattern. */
-static const char *it_like_contains(apr_pool_t *pool, const char *q)
-{
-    char *out = apr_palloc(pool, strlen(q) * 2 + 3), *o = out;
-
-    *o++ = '%';
-    for (; *q; q++) {
-        if (*q == '%' || *q == '_' || *q == '\\') {
-            *o++ = '\\';
-        }
-        *o++ = *q;
-    }
-    *o++ = '%';
-    *o = '\0';
-    return out;
-}
 
 static int it_projects_list(it_req_t *req, it_resp_t *resp)
 {
@@ -328,7 +312,7 @@ static int it_projects_list(it_req_t *req, it_resp_t *resp)
         return rc;
     }
     params[0] = owner;
-    params[1] = q ? it_like_contains(req->pool, q) : NULL;
+    params[1] = q ? it_query_like_contains(req->pool, q) : NULL;
     params[2] = pg.include_deleted ? "true" : "false";
     if (pg.after_id) {
         params[n++] = pg.after_key;

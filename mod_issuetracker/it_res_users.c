@@ -327,23 +327,6 @@ static int it_user_query_only(it_req_t *req, const char *const *allowed,
     return bad ? -1 : 0;
 }
 
-/* ILIKE pattern for a substring: %, _ and the escape character \ in the
- * client's text match themselves. The result is a bound parameter. */
-static const char *it_user_like_pattern(apr_pool_t *pool, const char *q)
-{
-    char *out = apr_palloc(pool, strlen(q) * 2 + 3), *o = out;
-
-    *o++ = '%';
-    for (; *q; q++) {
-        if (*q == '%' || *q == '_' || *q == '\\') {
-            *o++ = '\\';
-        }
-        *o++ = *q;
-    }
-    *o++ = '%';
-    *o = '\0';
-    return out;
-}
 
 /* After a write matched no row: 404 (missing or deleted), the version
  * conflict (412 / 409), or 0 with *cur set (live, version as expected). */
@@ -493,7 +476,7 @@ static int it_user_list(it_req_t *req, it_resp_t *resp)
                                       "must be at most 200 characters long");
     }
     else if (q && *q) {
-        params[1] = it_user_like_pattern(req->pool, q);
+        params[1] = it_query_like_contains(req->pool, q);
     }
     if (it_query_bool(req, "is_active", &is_active, &errors) > 0) {
         params[2] = is_active ? "true" : "false";
