@@ -22,9 +22,11 @@ MODULE    := $(SRC_DIR)/.libs/mod_issuetracker.so
 WARN      := -Wall -Wextra -Wshadow -Wmissing-prototypes -Wformat=2 -Werror
 APR_INC   := $(shell apr-1-config --includes 2>/dev/null) $(shell apu-1-config --includes 2>/dev/null)
 HTTPD_INC := -I$(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
-DEP_CFLAGS:= $(shell pkg-config --cflags jansson libpq uuid libjwt 2>/dev/null)
-DEP_LIBS  := $(shell pkg-config --libs jansson libpq uuid libjwt libcrypto 2>/dev/null)
+DEP_CFLAGS:= $(shell pkg-config --cflags jansson libpq uuid libjwt libmagic libcrypto 2>/dev/null)
+DEP_LIBS  := $(shell pkg-config --libs jansson libpq uuid libjwt libcrypto libmagic 2>/dev/null)
 APR_LIBS  := $(shell apr-1-config --link-ld 2>/dev/null) $(shell apu-1-config --link-ld 2>/dev/null)
+# Debian's libcsv-dev ships no pkg-config file
+CSV_LIBS  := -lcsv
 
 CFLAGS_CORE := -std=gnu11 -g -O2 -fPIC $(WARN) -D_GNU_SOURCE -DLINUX -D_REENTRANT \
                $(APR_INC) $(HTTPD_INC) $(DEP_CFLAGS) -I$(SRC_DIR)
@@ -32,7 +34,7 @@ CFLAGS_CORE := -std=gnu11 -g -O2 -fPIC $(WARN) -D_GNU_SOURCE -DLINUX -D_REENTRAN
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test_*.c))
 
 .PHONY: all build module docs deps run stop test unit integration lint-openapi permissions-doc \
-        bench install fuzz clean distclean
+        bench install fuzz fuzz-csv clean distclean
 
 all: build
 
@@ -47,7 +49,7 @@ $(MODULE): $(CORE_SRC) $(GLUE_SRC) $(HEADERS) Makefile
 	@mkdir -p $(BUILD)
 	@cd $(SRC_DIR) && flock $(BUILD)/.apxs.lock $(APXS) -c -o mod_issuetracker.la \
 	    -Wc,-std=gnu11 $(foreach w,$(WARN),-Wc,$(w)) $(DEP_CFLAGS) \
-	    $(notdir $(GLUE_SRC) $(CORE_SRC)) $(DEP_LIBS) > .build.log 2>&1 \
+	    $(notdir $(GLUE_SRC) $(CORE_SRC)) $(DEP_LIBS) $(CSV_LIBS) > .build.log 2>&1 \
 	    || { cat .build.log; exit 1; }
 	@echo "built $(MODULE)"
 
@@ -64,7 +66,52 @@ $(BUILD)/unit/%: tests/unit/%.c $(CORE_SRC) $(HEADERS) tests/unit/stub_httpd.c t
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_CORE) -Itests/unit -o $@ $< $(CORE_SRC) \
 	    $(if $(findstring test_config,$@),$(SRC_DIR)/it_config.c tests/unit/stub_httpd.c) \
-	    $(DEP_LIBS) $(APR_LIBS) -lcmocka
+	    $(DEP_LIBS) $(CSV_LIBS) $(APR_LIBS) -lcmocka
+
+# ---- fuzzing (libFuzzer): the multipart parser, fed in random chunk sizes --
+# `make fuzz` runs it for FUZZ_SECONDS; `make test` runs a short round.
+FUZZ_SECONDS      ?= 60
+FUZZ_TEST_SECONDS ?= 15
+FUZZ_CC           ?= clang
+FUZZ_BIN          := $(BUILD)/fuzz/fuzz_multipart
+
+$(FUZZ_BIN): tests/fuzz/fuzz_multipart.c $(SRC_DIR)/it_multipart.c $(SRC_DIR)/it_multipart.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    $(WARN) -D_GNU_SOURCE $(APR_INC) -I$(SRC_DIR) -o $@ \
+	    tests/fuzz/fuzz_multipart.c $(SRC_DIR)/it_multipart.c $(APR_LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus_multipart
+	@$(FUZZ_BIN) -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/ \
+	    $(BUILD)/fuzz/corpus_multipart tests/fuzz/corpus_multipart \
+	    > $(BUILD)/fuzz/fuzz_multipart.log 2>&1; rc=$$?; \
+	    grep -E '^(stat::|#[0-9]+ +DONE|==[0-9]+==|SUMMARY)' $(BUILD)/fuzz/fuzz_multipart.log; \
+	    [ $$rc -eq 0 ] || { tail -40 $(BUILD)/fuzz/fuzz_multipart.log; exit $$rc; }
+
+# ---- fuzzing the import's CSV path (libFuzzer): parse + row checks, no DB --
+# `make fuzz-csv` runs it for FUZZ_CSV_SECONDS; `make test` runs 10 s.
+FUZZ_CSV_SECONDS ?= 60
+FUZZ_CSV_BIN     := $(BUILD)/fuzz/fuzz_csv
+FUZZ_CSV_SRC     := $(SRC_DIR)/it_csv.c $(SRC_DIR)/it_json.c $(SRC_DIR)/it_problem.c \
+                    $(SRC_DIR)/it_router.c
+
+$(FUZZ_CSV_BIN): tests/fuzz/fuzz_csv.c $(FUZZ_CSV_SRC) $(HEADERS)
+	@mkdir -p $(dir $@)
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    $(WARN) -D_GNU_SOURCE $(APR_INC) $(DEP_CFLAGS) -I$(SRC_DIR) -o $@ \
+	    tests/fuzz/fuzz_csv.c $(FUZZ_CSV_SRC) -ljansson $(CSV_LIBS) $(APR_LIBS)
+
+fuzz-csv: $(FUZZ_CSV_BIN)
+	@mkdir -p $(BUILD)/fuzz/corpus_csv
+	@$(FUZZ_CSV_BIN) -max_total_time=$(FUZZ_CSV_SECONDS) -max_len=8192 -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=$(BUILD)/fuzz/csv- \
+	    $(BUILD)/fuzz/corpus_csv tests/fuzz/corpus_csv \
+	    > $(BUILD)/fuzz/fuzz_csv.log 2>&1; rc=$$?; \
+	    grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE|==[0-9]+==|SUMMARY)' \
+	        $(BUILD)/fuzz/fuzz_csv.log; \
+	    [ $$rc -eq 0 ] || { tail -40 $(BUILD)/fuzz/fuzz_csv.log; exit $$rc; }
 
 # docs/permissions.md is generated from the permission table in it_auth.c
 permissions-doc: $(BUILD)/unit/test_auth
@@ -79,6 +126,8 @@ integration: build docs
 test: deps
 	$(MAKE) build docs lint-openapi
 	$(MAKE) unit
+	$(MAKE) fuzz-csv FUZZ_CSV_SECONDS=10
+	$(MAKE) fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS)
 	$(MAKE) integration
 
 run: deps

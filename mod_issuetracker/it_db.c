@@ -4,6 +4,7 @@
  */
 #include <string.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <apr_strings.h>
 
 #include "it_db.h"
@@ -197,6 +198,83 @@ const char *it_dbres_get(const it_dbres_t *res, int row, int col)
 int it_dbres_col(const it_dbres_t *res, const char *name)
 {
     return res ? PQfnumber(res->res, name) : -1;
+}
+
+/* ---- COPY FROM STDIN ------------------------------------------------------ */
+
+/* Fills db->err from a failed result (or the connection). */
+static void it_db_set_result_error(it_db_t *db, PGresult *r)
+{
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+    if (!state || PQstatus(db->conn) != CONNECTION_OK) {
+        it_db_set_conn_error(db);
+        return;
+    }
+    {
+        const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+        const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+        it_db_classify(&db->err, state);
+        db->err.message = apr_pstrdup(db->pool, msg ? msg : "");
+        db->err.constraint = cons ? apr_pstrdup(db->pool, cons) : NULL;
+    }
+}
+
+int it_db_copy_begin(it_db_t *db, const char *sql)
+{
+    PGresult *r;
+
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        it_db_set_conn_error(db);
+        return -1;
+    }
+    r = PQexec(db->conn, sql);
+    if (!r || PQresultStatus(r) != PGRES_COPY_IN) {
+        it_db_set_result_error(db, r);
+        PQclear(r);
+        return -1;
+    }
+    PQclear(r);
+    return 0;
+}
+
+int it_db_copy_put(it_db_t *db, const char *buf, apr_size_t len)
+{
+    /* blocking connection: 1 = queued, -1 = failed (0 only when nonblocking) */
+    if (len > (apr_size_t)INT_MAX || PQputCopyData(db->conn, buf, (int)len) != 1) {
+        it_db_set_conn_error(db);
+        return -1;
+    }
+    return 0;
+}
+
+int it_db_copy_end(it_db_t *db, const char *abort_msg, long *rows)
+{
+    PGresult *r, *last = NULL;
+    int rv = 0;
+
+    if (rows) {
+        *rows = 0;
+    }
+    if (PQputCopyEnd(db->conn, abort_msg) != 1) {
+        it_db_set_conn_error(db);
+        return -1;
+    }
+    /* read every result, so the connection is ready for the next query */
+    while ((r = PQgetResult(db->conn)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && rv == 0) {
+            it_db_set_result_error(db, r);
+            rv = -1;
+        }
+        else if (rv == 0 && rows) {
+            const char *n = PQcmdTuples(r);
+            *rows = n && *n ? atol(n) : 0;
+        }
+        PQclear(last);
+        last = r;
+    }
+    PQclear(last);
+    return abort_msg ? -1 : rv;
 }
 
 /* Transaction control goes through apr_dbd_query (DESIGN.md section 3). */

@@ -79,6 +79,17 @@ int it_db_rollback(it_db_t *db);
 typedef int (*it_db_tx_fn)(it_db_t *db, void *ctx);
 int it_db_tx(it_db_t *db, it_db_tx_fn fn, void *ctx, int tries);
 
+/* COPY ... FROM STDIN through the native connection (text format; the
+ * caller escapes). Inside a transaction only: a lost connection is not
+ * retried. it_db_copy_begin sends `sql` (no parameters), it_db_copy_put
+ * sends data (libpq buffers it), it_db_copy_end finishes and reads the
+ * result: *rows (may be NULL) gets the number of rows copied. Each returns
+ * 0, or -1 with db->err filled; after a failed put, call it_db_copy_end
+ * with `abort_msg` set to end the COPY (it then returns -1). */
+int it_db_copy_begin(it_db_t *db, const char *sql);
+int it_db_copy_put(it_db_t *db, const char *buf, apr_size_t len);
+int it_db_copy_end(it_db_t *db, const char *abort_msg, long *rows);
+
 /* Fills e from a SQLSTATE (NULL or "" = connection failure). */
 void it_db_classify(it_db_error_t *e, const char *sqlstate);
 

@@ -48,6 +48,8 @@
 #define IT_ISSUE_DESCRIPTION_MAX 65536
 /* Serialization failures and deadlocks are retried this often. */
 #define IT_ISSUE_TX_TRIES 3
+/* label_ids: as many as PUT /issues/{ref}/labels takes */
+#define IT_ISSUE_LABELS_MAX 100
 
 /* The document of GET, where admins may see deleted issues: those carry
  * is_deleted and deleted_at, live ones exactly IT_ISSUE_JSON_SQL. */
@@ -162,6 +164,38 @@ static const char it_sql_issue_transitions[] =
     "SELECT i.status, i.creator_id, i.is_deleted, p.is_deleted" IT_ISSUE_FROM
     " WHERE " IT_ISSUE_REF_WHERE;
 
+/* label_ids on create / PATCH: the same set semantics as
+ * PUT /issues/{ref}/labels (it_res_labels.c). The labels are locked
+ * FOR SHARE so that a concurrent label delete cannot slip in between. */
+static const char it_sql_issue_labels_lock[] =
+    "SELECT l.id FROM labels l WHERE l.id = ANY($1::uuid[]) AND NOT l.is_deleted"
+    " ORDER BY l.id FOR SHARE";
+
+static const char it_sql_issue_labels_missing[] =
+    "SELECT x::text FROM unnest($1::uuid[]) x"
+    " WHERE NOT EXISTS (SELECT 1 FROM labels l WHERE l.id = x AND NOT l.is_deleted)"
+    " ORDER BY 1";
+
+/* $1 issue, $2 the wanted set: does the set change? */
+static const char it_sql_issue_labels_differ[] =
+    "SELECT COALESCE((SELECT array_agg(il.label_id ORDER BY il.label_id)"
+    "                   FROM issue_labels il WHERE il.issue_id = $1::uuid), '{}')"
+    " IS DISTINCT FROM"
+    " COALESCE((SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest($2::uuid[]) x), '{}')";
+
+static const char it_sql_issue_labels_unset[] =
+    "WITH d AS (DELETE FROM issue_labels il WHERE il.issue_id = $1::uuid"
+    "           AND il.label_id <> ALL($2::uuid[]) RETURNING il.label_id)"
+    " SELECT l.id, l.name FROM d JOIN labels l ON l.id = d.label_id"
+    " ORDER BY l.name, l.id";
+
+static const char it_sql_issue_labels_set[] =
+    "WITH a AS (INSERT INTO issue_labels (issue_id, label_id)"
+    "           SELECT $1::uuid, x FROM unnest($2::uuid[]) x"
+    "           ON CONFLICT DO NOTHING RETURNING label_id)"
+    " SELECT l.id, l.name FROM a JOIN labels l ON l.id = a.label_id"
+    " ORDER BY l.name, l.id";
+
 /* ---- field tables ------------------------------------------------------- */
 
 static const char *it_issue_title_check(const char *v)
@@ -182,6 +216,7 @@ static const it_field_t it_issue_create_spec[] = {
     { "type",        IT_JT_ENUM,   0, 0, 0, it_issue_types, NULL },
     { "assignee_id", IT_JT_UUID,   IT_F_NULLABLE, 0, 0, NULL, NULL },
     { "creator_id",  IT_JT_UUID,   IT_F_NULLABLE, 0, 0, NULL, NULL },
+    { "label_ids",   IT_JT_UUID_ARRAY, 0, 0, IT_ISSUE_LABELS_MAX, NULL, NULL },
     { NULL,          IT_JT_STRING, 0, 0, 0, NULL, NULL }
 };
 
@@ -192,6 +227,7 @@ static const it_field_t it_issue_update_spec[] = {
     { "type",        IT_JT_ENUM,   0, 0, 0, it_issue_types, NULL },
     { "assignee_id", IT_JT_UUID,   IT_F_NULLABLE, 0, 0, NULL, NULL },
     { "status",      IT_JT_ENUM,   0, 0, 0, it_statuses, NULL },
+    { "label_ids",   IT_JT_UUID_ARRAY, 0, 0, IT_ISSUE_LABELS_MAX, NULL, NULL },
     { "version",     IT_JT_INT,    0, 1, INT_MAX, NULL, NULL },
     { NULL,          IT_JT_STRING, 0, 0, 0, NULL, NULL }
 };
@@ -332,6 +368,65 @@ static int it_issue_is_owner(const it_req_t *req, const char *creator_id)
     return creator_id && req->caller && !strcasecmp(creator_id, req->caller->id);
 }
 
+/* The uuid[] literal of a validated label_ids array; NULL when absent. */
+static const char *it_issue_label_ids(apr_pool_t *pool, json_t *body)
+{
+    json_t *ids = json_object_get(body, "label_ids");
+    const char *out = "{";
+    size_t i;
+
+    if (!json_is_array(ids)) {
+        return NULL;
+    }
+    for (i = 0; i < json_array_size(ids); i++) {
+        out = apr_pstrcat(pool, out, i ? "," : "",
+                          it_lower(pool, json_string_value(json_array_get(ids, i))),
+                          NULL);
+    }
+    return apr_pstrcat(pool, out, "}", NULL);
+}
+
+/* Makes `ids` the issue's label set: 422 (label_ids, not_found) when one
+ * names no live label; appends the unlabeled / labeled events {label_id,
+ * name} to *events. Returns 0, a problem status, or -1. */
+static int it_issue_labels_replace(it_db_t *db, it_resp_t *resp,
+                                   const char *issue_id, const char *ids,
+                                   json_t **events)
+{
+    static const char *const kinds[2] = { "unlabeled", "labeled" };
+    const char *const sqls[2] = { it_sql_issue_labels_unset, it_sql_issue_labels_set };
+    const char *params[2];
+    it_dbres_t *res;
+    int i, k;
+
+    if (it_db_exec(db, NULL, it_sql_issue_labels_lock, 1, &ids) != 0
+        || it_db_exec(db, &res, it_sql_issue_labels_missing, 1, &ids) != 0) {
+        return -1;
+    }
+    if (res->nrows > 0) {
+        json_t *errors = NULL;
+        for (i = 0; i < res->nrows; i++) {
+            errors = it_problem_error_add(errors, "label_ids", "not_found",
+                         apr_psprintf(resp->pool, "no label with id %s",
+                                      it_dbres_get(res, i, 0)));
+        }
+        return it_problem_validation(resp, errors);
+    }
+    params[0] = issue_id;
+    params[1] = ids;
+    for (k = 0; k < 2; k++) {
+        if (it_db_exec(db, &res, sqls[k], 2, params) != 0) {
+            return -1;
+        }
+        for (i = 0; i < res->nrows; i++) {
+            *events = it_event_push(*events, kinds[k],
+                          json_pack("{s:s, s:s}", "label_id", it_dbres_get(res, i, 0),
+                                    "name", it_dbres_get(res, i, 1)));
+        }
+    }
+    return 0;
+}
+
 /* Runs fn in a transaction; answers with what fn put into resp, or with
  * the database problem. */
 static int it_issue_run_tx(it_req_t *req, it_resp_t *resp, it_db_tx_fn fn,
@@ -359,6 +454,7 @@ typedef struct {
     it_resp_t *resp;
     it_idem_t *idem;
     const char *params[7];
+    const char *label_ids;       /* uuid[] literal; NULL: none given */
 } it_issue_create_t;
 
 /* The create found no project or user to attach the issue to: say which. */
@@ -418,6 +514,12 @@ static int it_issue_create_tx(it_db_t *db, void *ctx)
         events = it_event_push(events, "assigned",
                                it_event_from_to(NULL, c->params[6]));
     }
+    /* labels are part of the creation: version 1, labeled events */
+    if (c->label_ids
+        && (rc = it_issue_labels_replace(db, c->resp, id, c->label_ids, &events)) != 0) {
+        json_decref(events);
+        return rc;
+    }
     rc = it_events_add(db, id, c->req->caller->id, events);
     json_decref(events);
     if (rc != 0) {
@@ -453,6 +555,14 @@ static int it_issues_create(it_req_t *req, it_resp_t *resp)
     assignee = it_json_str(body, "assignee_id");
     if (assignee && (rc = it_auth_require(req, resp, "issues.assign", 0)) != 0) {
         return rc;
+    }
+    c.label_ids = it_issue_label_ids(req->pool, body);
+    if (c.label_ids && strcmp(c.label_ids, "{}")
+        && (rc = it_auth_require(req, resp, "issues.label", 0)) != 0) {
+        return rc;
+    }
+    if (c.label_ids && !strcmp(c.label_ids, "{}")) {
+        c.label_ids = NULL;                     /* no labels: nothing to do */
     }
     c.req = req;
     c.resp = resp;
@@ -530,6 +640,7 @@ typedef struct {
     it_precondition_t pre;
     const char *ref[3];
     const char *new_description; /* PATCH: compared by the lock query */
+    const char *label_ids;       /* PATCH: uuid[] literal; NULL: not given */
     it_dbres_t *row;             /* the locked row */
 } it_issue_write_t;
 
@@ -609,7 +720,7 @@ static int it_issue_update_tx(it_db_t *db, void *ctx)
     const char *params[9], *id, *actor = req->caller->id;
     json_t *events = NULL;
     it_dbres_t *res;
-    int changed[IT_ISSUE_NFIELDS], nchanged = 0, owner, rc, k;
+    int changed[IT_ISSUE_NFIELDS], nchanged = 0, owner, rc, k, labels_changed = 0;
 
     if ((rc = it_issue_lock(db, w, 0)) != 0) {
         return rc;
@@ -622,6 +733,20 @@ static int it_issue_update_tx(it_db_t *db, void *ctx)
         changed[k] = it_issue_changes(w, f);
         nchanged += changed[k];
         if (changed[k] && (rc = it_auth_require(req, w->resp, f->action, owner)) != 0) {
+            return rc;
+        }
+    }
+    if (w->label_ids) {
+        const char *lp[2];
+        lp[0] = id;
+        lp[1] = w->label_ids;
+        if (it_db_exec(db, &res, it_sql_issue_labels_differ, 2, lp) != 0) {
+            return -1;
+        }
+        labels_changed = !strcmp(it_dbres_get(res, 0, 0), "t");
+        nchanged += labels_changed;
+        if (labels_changed
+            && (rc = it_auth_require(req, w->resp, "issues.label", owner)) != 0) {
             return rc;
         }
     }
@@ -691,6 +816,11 @@ static int it_issue_update_tx(it_db_t *db, void *ctx)
         params[6] = "false";
         params[7] = NULL;
     }
+    if (labels_changed
+        && (rc = it_issue_labels_replace(db, w->resp, id, w->label_ids, &events)) != 0) {
+        json_decref(events);
+        return rc;
+    }
     if (it_db_exec(db, &res, it_sql_issue_update, 9, params) != 0
         || (res->nrows == 1 && it_events_add(db, id, actor, events) != 0)) {
         json_decref(events);
@@ -729,6 +859,7 @@ static int it_issues_update(it_req_t *req, it_resp_t *resp)
             json_object_set_new(w.body, "description", json_string(""));
         }
     }
+    w.label_ids = it_issue_label_ids(req->pool, w.body);
     it_issue_ref_params(req->pool, req->params[0], w.ref);
     return it_issue_run_tx(req, resp, it_issue_update_tx, &w);
 }

@@ -12,6 +12,10 @@ extern const it_resource_t it_res_users;
 extern const it_resource_t it_res_issues;
 extern const it_resource_t it_res_issues_list;
 extern const it_resource_t it_res_timeline;
+extern const it_resource_t it_res_import;
+extern const it_resource_t it_res_attachments;
+extern const it_resource_t it_res_comments;
+extern const it_resource_t it_res_labels;
 
 const it_resource_t *const it_resources[] = {
     &it_res_health,
@@ -22,5 +26,9 @@ const it_resource_t *const it_resources[] = {
     &it_res_issues,
     &it_res_issues_list,
     &it_res_timeline,
+    &it_res_import,
+    &it_res_attachments,
+    &it_res_comments,
+    &it_res_labels,
     NULL
 };
