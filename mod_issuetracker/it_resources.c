@@ -16,6 +16,8 @@ extern const it_resource_t it_res_import;
 extern const it_resource_t it_res_attachments;
 extern const it_resource_t it_res_comments;
 extern const it_resource_t it_res_labels;
+extern const it_resource_t it_res_bulk;
+extern const it_resource_t it_res_reports;
 
 const it_resource_t *const it_resources[] = {
     &it_res_health,
@@ -30,5 +32,7 @@ const it_resource_t *const it_resources[] = {
     &it_res_attachments,
     &it_res_comments,
     &it_res_labels,
+    &it_res_bulk,
+    &it_res_reports,
     NULL
 };
