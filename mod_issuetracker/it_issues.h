@@ -18,7 +18,18 @@
     " 'priority', i.priority, 'type', i.type, 'creator_id', i.creator_id," \
     " 'assignee_id', i.assignee_id, 'resolved_at', it_ts(i.resolved_at)," \
     " 'closed_at', it_ts(i.closed_at), 'created_at', it_ts(i.created_at)," \
-    " 'updated_at', it_ts(i.updated_at), 'version', i.version)::text"
+    " 'updated_at', it_ts(i.updated_at), 'version', i.version," \
+    " 'labels', (SELECT coalesce(json_agg(json_build_object('id', l.id," \
+    " 'name', l.name, 'color', l.color) ORDER BY lower(l.name)), '[]')" \
+    " FROM issue_labels il JOIN labels l ON l.id = il.label_id" \
+    " WHERE il.issue_id = i.id AND NOT l.is_deleted))::text"
+
+/* The same document where admins may see deleted issues: those carry
+ * is_deleted and deleted_at, live ones are exactly IT_ISSUE_JSON_SQL. */
+#define IT_ISSUE_DOC_ANY \
+    "(CASE WHEN i.is_deleted THEN ((" IT_ISSUE_JSON_SQL ")::jsonb" \
+    " || jsonb_build_object('is_deleted', true, 'deleted_at'," \
+    " it_ts(i.deleted_at)))::text ELSE " IT_ISSUE_JSON_SQL " END)"
 
 /* The WHERE condition that finds an issue (alias i) by its {ref}: $1 the
  * id (a UUID) or NULL, and then $2 the project key and $3 the number of a

@@ -53,10 +53,6 @@
 
 /* The document of GET, where admins may see deleted issues: those carry
  * is_deleted and deleted_at, live ones exactly IT_ISSUE_JSON_SQL. */
-#define IT_ISSUE_DOC \
-    "(CASE WHEN i.is_deleted THEN ((" IT_ISSUE_JSON_SQL ")::jsonb" \
-    " || jsonb_build_object('is_deleted', true, 'deleted_at'," \
-    " it_ts(i.deleted_at)))::text ELSE " IT_ISSUE_JSON_SQL " END)"
 
 #define IT_ISSUE_FROM " FROM issues i JOIN projects p ON p.id = i.project_id"
 
@@ -68,7 +64,7 @@ static const char *const it_issue_types[] = { "bug", "feature", "task", NULL };
 /* ---- SQL ---------------------------------------------------------------- */
 
 static const char it_sql_issue_get[] =
-    "SELECT " IT_ISSUE_DOC ", i.version, i.is_deleted" IT_ISSUE_FROM
+    "SELECT " IT_ISSUE_DOC_ANY ", i.version, i.is_deleted" IT_ISSUE_FROM
     " WHERE " IT_ISSUE_REF_WHERE;
 
 static const char it_sql_issue_doc[] =
@@ -523,6 +519,10 @@ static int it_issue_create_tx(it_db_t *db, void *ctx)
     rc = it_events_add(db, id, c->req->caller->id, events);
     json_decref(events);
     if (rc != 0) {
+        return -1;
+    }
+    /* the INSERT's RETURNING ran before the labels existed */
+    if (c->label_ids && it_db_exec(db, &res, it_sql_issue_doc, 1, &id) != 0) {
         return -1;
     }
     apr_table_setn(c->resp->headers, "Location",

@@ -59,13 +59,6 @@ static const it_sort_t it_issue_sorts[] = {
     { NULL, NULL, NULL }
 };
 
-/* With include_deleted=true a deleted issue says so, as GET /issues/{ref}
- * shows it (IT_ISSUE_DOC in it_res_issues.c); a live one is exactly
- * IT_ISSUE_JSON_SQL either way. */
-#define IT_ISSUE_LIST_DOC_DELETED \
-    "(CASE WHEN i.is_deleted THEN ((" IT_ISSUE_JSON_SQL ")::jsonb" \
-    " || jsonb_build_object('is_deleted', true, 'deleted_at'," \
-    " it_ts(i.deleted_at)))::text ELSE " IT_ISSUE_JSON_SQL " END)"
 
 static const char *const it_issue_list_params[] = {
     "status", "priority", "type", "assignee_id", "creator_id", "project_id",
@@ -474,7 +467,7 @@ static int it_issue_list(it_req_t *req, it_resp_t *resp)
     fenced = it_issue_fenced(&f, &pg);
     order = it_page_order_sql(req->pool, &pg, "i.id");
     sql = apr_pstrcat(req->pool, "SELECT ",
-                      pg.include_deleted ? IT_ISSUE_LIST_DOC_DELETED : IT_ISSUE_JSON_SQL,
+                      pg.include_deleted ? IT_ISSUE_DOC_ANY : IT_ISSUE_JSON_SQL,
                       ", i.id, (", pg.sort->column, ")::text FROM (SELECT i.* FROM ",
                       fenced ? "(SELECT * FROM issues i" : "issues i", where, " AND ",
                       it_page_keyset_sql(req->pool, &pg, "i.id", f.n + 1),

@@ -23,7 +23,7 @@ PROJECTS = url("/api/v1/projects")
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 DOC_FIELDS = {"id", "key", "number", "project_id", "title", "description", "status",
               "priority", "type", "creator_id", "assignee_id", "resolved_at", "closed_at",
-              "created_at", "updated_at", "version"}
+              "created_at", "updated_at", "version", "labels"}
 TIMEOUT = 30
 STATUSES = ["open", "in_progress", "resolved", "closed"]
 

@@ -27,7 +27,7 @@ ISSUES = url("/api/v1/issues")
 TS = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 ISSUE_FIELDS = {"id", "key", "number", "project_id", "title", "description", "status",
                 "priority", "type", "creator_id", "assignee_id", "resolved_at",
-                "closed_at", "created_at", "updated_at", "version"}
+                "closed_at", "created_at", "updated_at", "version", "labels"}
 PRIORITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
 TIMEOUT = 30
 

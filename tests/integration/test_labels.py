@@ -638,3 +638,35 @@ def test_label_delete_racing_label_puts_leaves_no_dead_label_on_an_issue(develop
     assert dead.result().status_code == 204
     assert set(codes) <= {200, 422}, codes
     assert psql("SELECT count(*) FROM issue_labels WHERE label_id = '%s'" % lab["id"]) == "0"
+
+
+def test_issue_documents_show_their_labels_by_name(developer, manager, project):
+    z = make_label(manager, name=uniq("zeta"), color="#00AA00")
+    a = make_label(manager, name=uniq("Alpha"))
+    r = requests.post(ISSUES, json={"project_id": project["id"], "title": "shown labels",
+                                    "label_ids": [z["id"], a["id"]]},
+                      headers=developer["headers"], timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    created = r.json()
+    want = [{"id": a["id"], "name": a["name"], "color": a["color"]},
+            {"id": z["id"], "name": z["name"], "color": "#00AA00"}]
+    assert created["labels"] == want
+    got = requests.get(ISSUES + "/" + created["id"], headers=developer["headers"],
+                       timeout=TIMEOUT).json()
+    assert got["labels"] == want
+    listed = requests.get(ISSUES, params={"project_id": project["id"], "size": 100},
+                          headers=developer["headers"], timeout=TIMEOUT).json()["items"]
+    assert [i["labels"] for i in listed if i["id"] == created["id"]] == [want]
+    # a deleted label disappears from the document
+    cur = requests.get(label_url(z["id"]), headers=manager["headers"], timeout=TIMEOUT).json()
+    assert delete(manager, z["id"], version=cur["version"]).status_code == 204
+    got = requests.get(ISSUES + "/" + created["id"], headers=developer["headers"],
+                       timeout=TIMEOUT).json()
+    assert got["labels"] == want[:1]
+
+
+def test_issue_without_labels_has_an_empty_list(developer, project):
+    r = requests.post(ISSUES, json={"project_id": project["id"], "title": "no labels"},
+                      headers=developer["headers"], timeout=TIMEOUT)
+    assert r.status_code == 201, r.text
+    assert r.json()["labels"] == []
