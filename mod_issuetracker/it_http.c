@@ -260,6 +260,69 @@ static int it_http_copy_header(void *rec, const char *key, const char *val)
     return 1;
 }
 
+/* it_write_fn of streamed responses: apr_brigade_write buffers small
+ * writes and passes the brigade down the output filters when its buffer
+ * is full, so memory stays flat whatever the length of the body. */
+static int it_http_stream_write(it_req_t *req, const char *buf, apr_size_t len,
+                                int flush)
+{
+    request_rec *r = req->glue;
+    apr_bucket_brigade *bb = NULL;
+
+    if (r->connection->aborted) {
+        return -1;
+    }
+    apr_pool_userdata_get((void **)&bb, "it_stream_bb", r->pool);
+    if (!bb) {
+        bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        apr_pool_userdata_setn(bb, "it_stream_bb", NULL, r->pool);
+    }
+    if (len && ap_fwrite(r->output_filters, bb, buf, len) != APR_SUCCESS) {
+        r->connection->aborted = 1;
+        return -1;
+    }
+    if (flush && ap_fflush(r->output_filters, bb) != APR_SUCCESS) {
+        r->connection->aborted = 1;
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends a streamed body (resp->stream). A stream that fails part way ends
+ * with an error bucket of status 502, as mod_proxy does for a broken
+ * backend: the chunk filter then omits the last chunk and the connection
+ * is closed, so the client sees the body as incomplete. */
+static int it_http_send_stream(request_rec *r, it_req_t *req, it_resp_t *resp)
+{
+    apr_bucket_brigade *bb;
+    int rc;
+
+    if (resp->content_type) {
+        ap_set_content_type(r, resp->content_type);
+    }
+    if (r->header_only) {
+        return OK;
+    }
+    rc = resp->stream(req, resp->stream_ctx, it_http_stream_write);
+    apr_pool_userdata_get((void **)&bb, "it_stream_bb", r->pool);
+    if (!bb) {
+        bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    }
+    if (rc != 0 && !r->connection->aborted) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ITLOGNO(1006)
+                      "streamed response to %s failed part way; aborted",
+                      req->path);
+        APR_BRIGADE_INSERT_TAIL(bb, ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL,
+                                r->pool, r->connection->bucket_alloc));
+        r->connection->keepalive = AP_CONN_CLOSE;
+    }
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    if (ap_pass_brigade(r->output_filters, bb) != APR_SUCCESS) {
+        r->connection->aborted = 1;
+    }
+    return OK;
+}
+
 int it_http_send(request_rec *r, it_req_t *req, it_resp_t *resp)
 {
     apr_bucket_brigade *bb;
@@ -290,6 +353,9 @@ int it_http_send(request_rec *r, it_req_t *req, it_resp_t *resp)
     r->status = resp->status;
     if (resp->status == 204 || resp->status == 304) {
         return OK;
+    }
+    if (resp->stream) {
+        return it_http_send_stream(r, req, resp);
     }
     if (resp->file_path) {
         /* Served from disk by httpd: sendfile where possible, Range and

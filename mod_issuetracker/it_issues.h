@@ -7,6 +7,7 @@
 #define IT_ISSUES_H
 
 #include "it_types.h"
+#include "it_page.h"
 
 /* The issue document, built by PostgreSQL from `issues i JOIN projects p
  * ON p.id = i.project_id`. Every issue response uses exactly this. */
@@ -39,5 +40,30 @@
     "i.id = COALESCE($1::uuid, (SELECT k.id FROM issues k" \
     " JOIN projects kp ON kp.id = k.project_id" \
     " WHERE kp.key = $2::text AND k.number = $3::int))"
+
+/* CSV export of GET /issues (it_res_export.c; the format, columns and
+ * streaming are described there). */
+typedef struct {
+    int cols[16];                /* columns in output order */
+    int ncols;
+} it_issue_export_opts_t;
+
+/* Parses `format` and `columns` (errors appended to *errors, naming the
+ * parameter) and the Accept header. Returns 1 if the list is wanted as
+ * CSV: format=csv, or no format and an Accept naming text/csv with a
+ * higher q than application/json. */
+int it_issue_export_parse(it_req_t *req, it_issue_export_opts_t *opts,
+                          json_t **errors);
+
+/* Answers with the CSV of every issue that `where` (on `issues i`, the
+ * list's filters, with its n parameters) matches, in pg's sort, in keyset
+ * batches; fenced: filter behind an OFFSET 0 fence as the list does;
+ * empty: nothing can match (header only). The first batch runs before the
+ * response starts (a database error is a problem); the rest is streamed
+ * through resp->stream. */
+int it_issue_export(it_req_t *req, it_resp_t *resp,
+                    const it_issue_export_opts_t *opts, const it_page_t *pg,
+                    const char *where, const char *const *params, int n,
+                    int fenced, int empty);
 
 #endif

@@ -62,7 +62,9 @@ static const it_sort_t it_issue_sorts[] = {
 
 static const char *const it_issue_list_params[] = {
     "status", "priority", "type", "assignee_id", "creator_id", "project_id",
-    "label", "q", "created_after", "created_before", "updated_after", NULL
+    "label", "q", "created_after", "created_before", "updated_after",
+    "format", "columns",         /* the CSV export: it_res_export.c */
+    NULL
 };
 
 /* Parameters, NULL = filter absent:
@@ -421,7 +423,8 @@ static int it_issue_list(it_req_t *req, it_resp_t *resp)
     it_db_t *db;
     it_dbres_t *res = NULL;
     long total = -1;
-    int rc, i, no_words, fenced;
+    int rc, i, no_words, fenced, csv;
+    it_issue_export_opts_t export_opts;
 
     it_query_known(req, it_issue_list_params, &errors);
     if ((rc = it_page_parse(req, resp, it_issue_sorts, "created_at", &pg,
@@ -436,6 +439,7 @@ static int it_issue_list(it_req_t *req, it_resp_t *resp)
                           "again without it");
     }
     no_words = it_issue_filters(req, &f, &errors);
+    csv = it_issue_export_parse(req, &export_opts, &errors);
     if (errors) {
         return it_problem_validation(resp, errors);
     }
@@ -443,6 +447,13 @@ static int it_issue_list(it_req_t *req, it_resp_t *resp)
         return rc;
     }
     f.params[IT_P_INCLUDE_DELETED] = pg.include_deleted ? "true" : "false";
+    if (csv) {
+        /* every matching issue, streamed as CSV (no page limit) */
+        return it_issue_export(req, resp, &export_opts, &pg,
+                               apr_pstrcat(req->pool, IT_ISSUE_LIST_WHERE,
+                                           f.label_sql, NULL),
+                               f.params, f.n, it_issue_fenced(&f, &pg), no_words);
+    }
     if (no_words) {
         /* nothing can match; spare the database the query and its NOTICE */
         return it_page_respond(req, resp, &pg, NULL, NULL, NULL, 0,

@@ -38,6 +38,17 @@ typedef int (*it_body_read_fn)(it_req_t *req, apr_size_t limit);
 typedef int (*it_body_stream_fn)(it_req_t *req, char *buf, apr_size_t *len);
 /* Logs an error with the request's context (error log, request id). */
 typedef void (*it_log_fn)(it_req_t *req, int level, const char *msg);
+/* Streamed responses (it_resp_t.stream): writes len bytes of the body to
+ * the client (buffered by the glue; flush pushes what is buffered out).
+ * Returns 0, or -1 when the client has gone away (stop producing). */
+typedef int (*it_write_fn)(it_req_t *req, const char *buf, apr_size_t len,
+                           int flush);
+/* Produces a streamed body by calling write as often as it likes, after
+ * the glue has sent the status and headers (no Content-Length: chunked).
+ * Returns 0 when the body is complete, -1 when it failed part way: the
+ * glue then aborts the response (no last chunk, connection closed), so a
+ * client never takes a truncated body for a whole one. */
+typedef int (*it_stream_fn)(it_req_t *req, void *ctx, it_write_fn write);
 
 struct it_req_t {
     apr_pool_t *pool;            /* the request pool: owns everything here */
@@ -82,6 +93,10 @@ struct it_resp_t {
     const char *file_path;       /* alternative: send this file (sendfile,
                                   * Range via httpd's byterange filter) */
     apr_off_t file_size;
+    it_stream_fn stream;         /* alternative: a body produced while it is
+                                  * sent (CSV export); see it_stream_fn. Not
+                                  * called for HEAD. */
+    void *stream_ctx;
 };
 
 /* Ties a jansson reference to a pool: the pool's cleanup drops it.
