@@ -234,31 +234,6 @@ static int it_comment_run_tx(it_req_t *req, it_resp_t *resp, it_db_tx_fn fn,
     return resp->status;
 }
 
-/* 428 unless the write names a version (or IssueTrackerRequireVersion is
- * Off). Asked after 404 and 403 (RFC 9110 section 13.2.1). */
-static int it_comment_need_precondition(it_req_t *req, it_resp_t *resp,
-                                        const it_precondition_t *pre)
-{
-    it_precondition_t none;
-
-    if (pre->expected >= 0 || pre->any
-        || (req->cfg && req->cfg->require_version == 0)) {
-        return 0;
-    }
-    return it_version_precondition(req, resp, NULL, 1, &none);
-}
-
-static int it_comment_stale(it_resp_t *resp, const it_precondition_t *pre,
-                            const char *current)
-{
-    if (pre->expected >= 0 && pre->expected != atol(current)) {
-        it_version_conflict(resp, pre, atol(current));
-        it_version_etag(resp, current);
-        return resp->status;
-    }
-    return 0;
-}
-
 /* ---- POST /issues/{ref}/comments ---------------------------------------- */
 
 typedef struct {
@@ -595,8 +570,8 @@ static int it_comment_lock(it_db_t *db, it_comment_write_t *w,
     if (!strcmp(it_cl(w, IT_CL_PROJECT_DELETED), "t")) {
         return it_comment_project_deleted(w->resp);
     }
-    if ((rc = it_comment_need_precondition(w->req, w->resp, &w->pre)) != 0
-        || (rc = it_comment_stale(w->resp, &w->pre, it_cl(w, IT_CL_VERSION))) != 0) {
+    if ((rc = it_version_require(w->req, w->resp, &w->pre)) != 0
+        || (rc = it_version_stale(w->resp, &w->pre, it_cl(w, IT_CL_VERSION))) != 0) {
         return rc;
     }
     return 0;

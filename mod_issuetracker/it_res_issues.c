@@ -321,33 +321,6 @@ static int it_issue_project_deleted(it_resp_t *resp)
                       "until an admin restores the project");
 }
 
-/* 428 unless the write names a version (or IssueTrackerRequireVersion is
- * Off). Asked after 404, 403 and the read-only check: those answers win
- * over preconditions (RFC 9110 section 13.2.1). */
-static int it_issue_need_precondition(it_req_t *req, it_resp_t *resp,
-                                      const it_precondition_t *pre)
-{
-    it_precondition_t none;
-
-    if (pre->expected >= 0 || pre->any
-        || (req->cfg && req->cfg->require_version == 0)) {
-        return 0;
-    }
-    return it_version_precondition(req, resp, NULL, 1, &none);
-}
-
-/* A stale precondition: 412 (If-Match) or 409 (body version). */
-static int it_issue_stale(it_resp_t *resp, const it_precondition_t *pre,
-                          const char *current)
-{
-    if (pre->expected >= 0 && pre->expected != atol(current)) {
-        it_version_conflict(resp, pre, atol(current));
-        it_version_etag(resp, current);
-        return resp->status;
-    }
-    return 0;
-}
-
 /* DELETE and restore may name the version in a JSON body. */
 static int it_issue_optional_body(it_req_t *req, it_resp_t *resp, json_t **body)
 {
@@ -753,8 +726,8 @@ static int it_issue_update_tx(it_db_t *db, void *ctx)
     if (!strcmp(it_lk(w, IT_LK_PROJECT_DELETED), "t")) {
         return it_issue_project_deleted(w->resp);
     }
-    if ((rc = it_issue_need_precondition(req, w->resp, &w->pre)) != 0
-        || (rc = it_issue_stale(w->resp, &w->pre, it_lk(w, IT_LK_VERSION))) != 0) {
+    if ((rc = it_version_require(req, w->resp, &w->pre)) != 0
+        || (rc = it_version_stale(w->resp, &w->pre, it_lk(w, IT_LK_VERSION))) != 0) {
         return rc;
     }
     if (nchanged == 0) {
@@ -883,8 +856,8 @@ static int it_issue_delete_tx(it_db_t *db, void *ctx)
     if (!strcmp(it_lk(w, IT_LK_PROJECT_DELETED), "t")) {
         return it_issue_project_deleted(w->resp);
     }
-    if ((rc = it_issue_need_precondition(w->req, w->resp, &w->pre)) != 0
-        || (rc = it_issue_stale(w->resp, &w->pre, it_lk(w, IT_LK_VERSION))) != 0) {
+    if ((rc = it_version_require(w->req, w->resp, &w->pre)) != 0
+        || (rc = it_version_stale(w->resp, &w->pre, it_lk(w, IT_LK_VERSION))) != 0) {
         return rc;
     }
     params[0] = it_lk(w, IT_LK_ID);
@@ -935,7 +908,7 @@ static int it_issue_restore_tx(it_db_t *db, void *ctx)
     if (!strcmp(it_lk(w, IT_LK_PROJECT_DELETED), "t")) {
         return it_issue_project_deleted(w->resp);
     }
-    if ((rc = it_issue_stale(w->resp, &w->pre, it_lk(w, IT_LK_VERSION))) != 0) {
+    if ((rc = it_version_stale(w->resp, &w->pre, it_lk(w, IT_LK_VERSION))) != 0) {
         return rc;
     }
     params[0] = it_lk(w, IT_LK_ID);

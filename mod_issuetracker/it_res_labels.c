@@ -171,29 +171,6 @@ static int it_label_db_error(it_resp_t *resp, it_db_t *db, const char *name)
     return it_problem_db(resp, db);
 }
 
-static int it_label_need_precondition(it_req_t *req, it_resp_t *resp,
-                                      const it_precondition_t *pre)
-{
-    it_precondition_t none;
-
-    if (pre->expected >= 0 || pre->any
-        || (req->cfg && req->cfg->require_version == 0)) {
-        return 0;
-    }
-    return it_version_precondition(req, resp, NULL, 1, &none);
-}
-
-static int it_label_stale(it_resp_t *resp, const it_precondition_t *pre,
-                          const char *current)
-{
-    if (pre->expected >= 0 && pre->expected != atol(current)) {
-        it_version_conflict(resp, pre, atol(current));
-        it_version_etag(resp, current);
-        return resp->status;
-    }
-    return 0;
-}
-
 static int it_label_optional_body(it_req_t *req, it_resp_t *resp, json_t **body)
 {
     *body = NULL;
@@ -467,7 +444,7 @@ static int it_labels_update(it_req_t *req, it_resp_t *resp)
     if (res->nrows == 0 || !strcmp(it_dbres_get(res, 0, 1), "t")) {
         return it_label_not_found(resp, id);
     }
-    if ((rc = it_label_need_precondition(req, resp, &pre)) != 0) {
+    if ((rc = it_version_require(req, resp, &pre)) != 0) {
         return rc;
     }
     desc = json_object_get(body, "description");
@@ -529,8 +506,8 @@ static int it_label_delete_tx(it_db_t *db, void *ctx)
     if (res->nrows == 0 || !strcmp(it_dbres_get(res, 0, 1), "t")) {
         return it_label_not_found(d->resp, id);
     }
-    if ((rc = it_label_need_precondition(d->req, d->resp, &d->pre)) != 0
-        || (rc = it_label_stale(d->resp, &d->pre, it_dbres_get(res, 0, 0))) != 0) {
+    if ((rc = it_version_require(d->req, d->resp, &d->pre)) != 0
+        || (rc = it_version_stale(d->resp, &d->pre, it_dbres_get(res, 0, 0))) != 0) {
         return rc;
     }
     params[0] = id;
@@ -692,7 +669,7 @@ static int it_issue_labels_tx(it_db_t *db, void *ctx)
                           "The issue's project is deleted: its issues are "
                           "read-only until an admin restores the project");
     }
-    if ((rc = it_label_stale(c->resp, &c->pre, it_dbres_get(res, 0, 1))) != 0) {
+    if ((rc = it_version_stale(c->resp, &c->pre, it_dbres_get(res, 0, 1))) != 0) {
         return rc;
     }
     issue_id = it_dbres_get(res, 0, 0);

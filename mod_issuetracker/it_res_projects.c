@@ -122,22 +122,6 @@ static int it_project_include_deleted(it_req_t *req, it_resp_t *resp,
     return 0;
 }
 
-/* 428 unless the write names a version (or IssueTrackerRequireVersion is
- * Off). Asked after 404 and 403: those answers win over preconditions
- * (RFC 9110 section 13.2.1). With no body and no If-Match,
- * it_version_precondition gives exactly that 428. */
-static int it_project_need_precondition(it_req_t *req, it_resp_t *resp,
-                                        const it_precondition_t *pre)
-{
-    it_precondition_t none;
-
-    if (pre->expected >= 0 || pre->any
-        || (req->cfg && req->cfg->require_version == 0)) {
-        return 0;
-    }
-    return it_version_precondition(req, resp, NULL, 1, &none);
-}
-
 static const char it_sql_project_state[] =
     "SELECT p.version, p.is_deleted, p.owner_id FROM projects p"
     " WHERE p.id = $1::uuid";
@@ -487,7 +471,7 @@ static int it_projects_update(it_req_t *req, it_resp_t *resp)
     cur_owner = it_dbres_get(res, 0, 1);
     if ((rc = it_auth_require(req, resp, "projects.update",
                               !strcmp(cur_owner, req->caller->id))) != 0
-        || (rc = it_project_need_precondition(req, resp, &pre)) != 0) {
+        || (rc = it_version_require(req, resp, &pre)) != 0) {
         return rc;
     }
     key = it_json_str(body, "key");
@@ -562,7 +546,7 @@ static int it_projects_delete(it_req_t *req, it_resp_t *resp)
     }
     if ((rc = it_auth_require(req, resp, "projects.delete",
                               !strcmp(it_dbres_get(res, 0, 1), req->caller->id))) != 0
-        || (rc = it_project_need_precondition(req, resp, &pre)) != 0) {
+        || (rc = it_version_require(req, resp, &pre)) != 0) {
         return rc;
     }
     params[0] = id;

@@ -7,6 +7,7 @@
 #include <apr_lib.h>
 
 #include "it_version.h"
+#include "it_config.h"
 #include "it_problem.h"
 #include "it_json.h"
 
@@ -193,4 +194,27 @@ int it_version_respond(it_req_t *req, it_resp_t *resp, int status,
     resp->content_type = "application/json";
     resp->status = status;
     return status;
+}
+
+int it_version_require(it_req_t *req, it_resp_t *resp,
+                       const it_precondition_t *pre)
+{
+    it_precondition_t none;
+
+    if (pre->expected >= 0 || pre->any
+        || (req->cfg && req->cfg->require_version == 0)) {
+        return 0;
+    }
+    return it_version_precondition(req, resp, NULL, 1, &none);
+}
+
+int it_version_stale(it_resp_t *resp, const it_precondition_t *pre,
+                     const char *current)
+{
+    if (pre->expected >= 0 && pre->expected != atol(current)) {
+        it_version_conflict(resp, pre, atol(current));
+        it_version_etag(resp, current);
+        return resp->status;
+    }
+    return 0;
 }

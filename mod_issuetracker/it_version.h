@@ -41,6 +41,17 @@ int it_version_conflict(it_resp_t *resp, const it_precondition_t *pre,
  * NULL when no check applies. */
 const char *it_version_param(apr_pool_t *pool, const it_precondition_t *pre);
 
+/* After it_version_precondition(..., required=0, pre) and the 404/403
+ * checks: 428 unless a precondition was given or IssueTrackerRequireVersion
+ * is Off (so that 404 and 403 are answered before 428, RFC 9110 13.2.1). */
+int it_version_require(it_req_t *req, it_resp_t *resp,
+                       const it_precondition_t *pre);
+
+/* 412 / 409 (with current_version and the current ETag) when the given
+ * precondition names another version than `current`; else 0. */
+int it_version_stale(it_resp_t *resp, const it_precondition_t *pre,
+                     const char *current);
+
 /* Answers with a resource document (JSON text, e.g. from json_build_object
  * in SQL) and its ETag; for GET/HEAD a matching If-None-Match gives 304. */
 int it_version_respond(it_req_t *req, it_resp_t *resp, int status,
