@@ -2,7 +2,11 @@
 -- section 8): 200 users, 20 projects, 100,000 issues with one `created`
 -- event each. scripts/bench runs it once per run (setup_issues), with
 --   psql -X -q -v ON_ERROR_STOP=1 -f bench/load_issues.sql "$DATABASE_URL"
--- on the freshly migrated database; it takes a few seconds.
+-- on the freshly migrated database; it takes a few seconds. The reports
+-- rows load the same data set at 1,000,000 issues (docs/reports.md) with
+--   psql ... -v n_issues=1000000 -f bench/load_issues.sql
+-- after emptying the issues (users and projects are then already there and
+-- are left as they are).
 --
 -- Ids are derived from the row's ordinal, so that a pgbench script can name
 -- a random row without a lookup (`md5('bench-issue-' || :n)::uuid`, which
@@ -25,6 +29,11 @@
 --             project in creation order (1, 2, 3, ... without gaps)
 --   text      titles of 3-9 words, descriptions of 100-400 bytes
 
+\if :{?n_issues}
+\else
+\set n_issues 100000
+\endif
+
 BEGIN;
 
 -- uniform in [0, 1) from n and a salt; hashint8 is stable across runs
@@ -44,7 +53,8 @@ SELECT md5('bench-user-' || n)::uuid,
        CASE WHEN n <= 10 THEN 'admin' WHEN n <= 50 THEN 'manager'
             WHEN n <= 160 THEN 'developer' ELSE 'reporter' END,
        now() - interval '800 days', now() - interval '800 days'
-  FROM generate_series(1, 200) AS n;
+  FROM generate_series(1, 200) AS n
+ON CONFLICT (id) DO NOTHING;
 
 INSERT INTO projects (id, key, name, description, owner_id, created_at, updated_at)
 SELECT md5('bench-project-' || n)::uuid,
@@ -53,7 +63,8 @@ SELECT md5('bench-project-' || n)::uuid,
        'Project ' || n || ' of the benchmark data set.',
        md5('bench-user-' || (10 + n))::uuid,          -- a manager
        now() - interval '760 days', now() - interval '760 days'
-  FROM generate_series(1, 20) AS n;
+  FROM generate_series(1, 20) AS n
+ON CONFLICT (id) DO NOTHING;
 
 CREATE TEMP TABLE bench_words (i int PRIMARY KEY, w text) ON COMMIT DROP;
 INSERT INTO bench_words
@@ -97,7 +108,7 @@ SELECT s.id, s.project_id,
            left(repeat('Steps to reproduce: open issue ' || n || ', then the '
                        || 'page shows the wrong state. Expected: the right state. '
                        || 'Seen on build ' || (n % 97) || '. ', 8),
-                100 + (n * 7919) % 301) AS description,
+                (100 + (n * 7919) % 301)::int) AS description,
            CASE WHEN pg_temp.u(n, 2) < 0.40 THEN 'open'
                 WHEN pg_temp.u(n, 2) < 0.60 THEN 'in_progress'
                 WHEN pg_temp.u(n, 2) < 0.80 THEN 'resolved'
@@ -114,10 +125,10 @@ SELECT s.id, s.project_id,
            CASE WHEN pg_temp.u(n, 6) < 0.25 THEN NULL
                 ELSE md5('bench-user-' || (11 + floor(150 * power(pg_temp.u(n, 7), 1.5))::int))::uuid
            END AS assignee_id,
-           now() - interval '730 days' * (1 - n / 100000.0)
+           now() - interval '730 days' * (1 - n / :n_issues::float8)
                - interval '1 hour' * pg_temp.u(n, 8) AS created_at,
            interval '1 hour' * (1 + floor(2000 * pg_temp.u(n, 9))) AS work
-      FROM generate_series(1, 100000) AS n
+      FROM generate_series(1::bigint, :n_issues::bigint) AS n
   ) s;
 
 UPDATE projects p

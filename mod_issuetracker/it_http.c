@@ -358,11 +358,22 @@ int it_http_send(request_rec *r, it_req_t *req, it_resp_t *resp)
         return it_http_send_stream(r, req, resp);
     }
     if (resp->file_path) {
-        /* Served from disk by httpd: sendfile where possible, Range and
-         * If-Range through the byterange filter; never read into memory. */
+        /* Served from disk the way httpd's default handler serves a
+         * static file: a file bucket, sent with sendfile when the
+         * operator set EnableSendfile On, else mmap'd unless EnableMMAP
+         * Off (both are off for a reason on network file systems); Range
+         * and If-Range through the byterange filter; never read into
+         * memory. */
+        core_dir_config *cd = ap_get_core_module_config(r->per_dir_config);
+        apr_int32_t flags = APR_READ | APR_BINARY;
+        apr_bucket *fb;
         apr_file_t *fd;
-        if (apr_file_open(&fd, resp->file_path, APR_READ | APR_BINARY
-                          | APR_SENDFILE_ENABLED, 0, r->pool) != APR_SUCCESS) {
+#if APR_HAS_SENDFILE
+        if (cd->enable_sendfile == ENABLE_SENDFILE_ON) {
+            flags |= APR_SENDFILE_ENABLED;
+        }
+#endif
+        if (apr_file_open(&fd, resp->file_path, flags, 0, r->pool) != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, ITLOGNO(1005)
                           "cannot open stored file %s", resp->file_path);
             it_problem(resp, 404, "content_missing",
@@ -377,7 +388,12 @@ int it_http_send(request_rec *r, it_req_t *req, it_resp_t *resp)
         ap_set_content_length(r, resp->file_size);
         apr_table_setn(r->headers_out, "Accept-Ranges", "bytes");
         bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-        apr_brigade_insert_file(bb, fd, 0, resp->file_size, r->pool);
+        fb = apr_brigade_insert_file(bb, fd, 0, resp->file_size, r->pool);
+#if APR_HAS_MMAP
+        if (cd->enable_mmap == ENABLE_MMAP_OFF) {
+            (void)apr_bucket_file_enable_mmap(fb, 0);
+        }
+#endif
         APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
         if (ap_pass_brigade(r->output_filters, bb) != APR_SUCCESS) {
             r->connection->aborted = 1;

@@ -47,6 +47,7 @@
 
 #define IT_ATT_PATH    IT_API_BASE "/attachments"
 #define IT_ATT_CHUNK   (64 * 1024)   /* one read from the input filters */
+#define IT_ATT_WBUF    (64 * 1024)   /* file data gathered per write(2) */
 #define IT_ATT_MAX_PARTS 100         /* form fields per upload */
 #define IT_ATT_TX_TRIES 3
 #define IT_ATT_FALLBACK_NAME "attachment"
@@ -124,6 +125,17 @@ enum {
 };
 static const char it_sql_att_get[] =
     "SELECT " IT_ATT_DOC ", a.version, a.is_deleted, i.is_deleted, a.storage_key,"
+    "       a.sha256, a.content_type, a.filename, a.size_bytes, a.uploader_id,"
+    "       a.issue_id, p.is_deleted"
+    " FROM attachments a JOIN issues i ON i.id = a.issue_id"
+    " JOIN projects p ON p.id = i.project_id"
+    " WHERE a.id = $1::uuid";
+
+/* The download needs no document: the same columns with a NULL in its
+ * place (json_build_object and it_ts() cost more than the rest of the
+ * query, on every download). */
+static const char it_sql_att_content[] =
+    "SELECT NULL, a.version, a.is_deleted, i.is_deleted, a.storage_key,"
     "       a.sha256, a.content_type, a.filename, a.size_bytes, a.uploader_id,"
     "       a.issue_id, p.is_deleted"
     " FROM attachments a JOIN issues i ON i.id = a.issue_id"
@@ -342,6 +354,9 @@ typedef struct {
     int have_file, in_file;
     const char *filename;        /* sanitised */
     const char *declared;        /* media type of the part / body, or NULL */
+    char *wbuf;                  /* file data not yet written: the parser */
+    size_t wlen;                 /* hands it over between CRs, often only */
+                                 /* a few hundred bytes at a time */
 } it_att_upload_t;
 
 static apr_status_t it_att_upload_cleanup(void *data)
@@ -374,19 +389,9 @@ static int it_att_fail(it_att_upload_t *u, int status, const char *code,
     return u->status;
 }
 
-static int it_att_write(it_att_upload_t *u, const char *buf, size_t len)
+/* write(2) all of buf to the temporary file. */
+static int it_att_write_out(it_att_upload_t *u, const char *buf, size_t len)
 {
-    if (u->size + (apr_off_t)len > u->max) {
-        it_problem(u->resp, 413, "upload_too_large",
-                   "The file is larger than the limit of %" APR_OFF_T_FMT " bytes",
-                   u->max);
-        u->status = 413;
-        return 413;
-    }
-    u->size += (apr_off_t)len;
-    if (EVP_DigestUpdate(u->md, buf, len) != 1) {
-        return it_att_fail(u, 500, "internal_error", "SHA-256 failed");
-    }
     while (len > 0) {
         ssize_t n = write(u->fd, buf, len);
         if (n < 0 && errno == EINTR) {
@@ -404,6 +409,43 @@ static int it_att_write(it_att_upload_t *u, const char *buf, size_t len)
         buf += n;
         len -= (size_t)n;
     }
+    return 0;
+}
+
+/* The gathered data to the file: before it is sniffed and synced. */
+static int it_att_flush(it_att_upload_t *u)
+{
+    size_t n = u->wlen;
+
+    u->wlen = 0;
+    return n ? it_att_write_out(u, u->wbuf, n) : 0;
+}
+
+/* File data from the parser (or a raw body): counted against the limit,
+ * hashed, and gathered into IT_ATT_WBUF-sized writes. */
+static int it_att_write(it_att_upload_t *u, const char *buf, size_t len)
+{
+    int rc;
+
+    if (u->size + (apr_off_t)len > u->max) {
+        it_problem(u->resp, 413, "upload_too_large",
+                   "The file is larger than the limit of %" APR_OFF_T_FMT " bytes",
+                   u->max);
+        u->status = 413;
+        return 413;
+    }
+    u->size += (apr_off_t)len;
+    if (EVP_DigestUpdate(u->md, buf, len) != 1) {
+        return it_att_fail(u, 500, "internal_error", "SHA-256 failed");
+    }
+    if (u->wlen + len > IT_ATT_WBUF && (rc = it_att_flush(u)) != 0) {
+        return rc;
+    }
+    if (len >= IT_ATT_WBUF) {
+        return it_att_write_out(u, buf, len);
+    }
+    memcpy(u->wbuf + u->wlen, buf, len);
+    u->wlen += len;
     return 0;
 }
 
@@ -521,7 +563,7 @@ static int it_att_receive(it_att_upload_t *u, const char *boundary)
         return it_problem(u->resp, 400, "truncated_body",
                           "The body ended before its Content-Length");
     }
-    return 0;
+    return it_att_flush(u);
 }
 
 /* ---- POST /issues/{ref}/attachments ------------------------------------- */
@@ -610,6 +652,7 @@ static int it_att_create(it_req_t *req, it_resp_t *resp)
     u->req = req;
     u->resp = resp;
     u->fd = -1;
+    u->wbuf = apr_palloc(req->pool, IT_ATT_WBUF);
     u->max = cfg && cfg->max_upload_size > 0 ? cfg->max_upload_size
                                              : IT_DEFAULT_MAX_UPLOAD;
     boundary = it_mp_boundary(req->pool, req->content_type, &is_mp);
@@ -789,10 +832,11 @@ static int it_att_list(it_req_t *req, it_resp_t *resp)
 
 /* ---- GET /attachments/{id}[/content] ------------------------------------ */
 
-/* Loads the attachment: 404 when missing, deleted (unless admin with
+/* Loads the attachment with SQL (it_sql_att_get, or it_sql_att_content
+ * without the document): 404 when missing, deleted (unless admin with
  * include_deleted) or on a deleted issue. */
 static int it_att_load(it_req_t *req, it_resp_t *resp, int allow_deleted,
-                       it_dbres_t **res)
+                       const char *sql, it_dbres_t **res)
 {
     const apr_array_header_t *arr = apr_table_elts(req->query);
     const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
@@ -817,7 +861,7 @@ static int it_att_load(it_req_t *req, it_resp_t *resp, int allow_deleted,
     if (!it_req_db(req)) {
         return it_problem_db(resp, NULL);
     }
-    if (it_db_exec(req->db, res, it_sql_att_get, 1, &req->params[0]) != 0) {
+    if (it_db_exec(req->db, res, sql, 1, &req->params[0]) != 0) {
         return it_problem_db(resp, req->db);
     }
     if ((*res)->nrows == 0
@@ -833,7 +877,7 @@ static int it_att_read(it_req_t *req, it_resp_t *resp)
     it_dbres_t *res;
     int rc;
 
-    if ((rc = it_att_load(req, resp, 1, &res)) != 0) {
+    if ((rc = it_att_load(req, resp, 1, it_sql_att_get, &res)) != 0) {
         return rc;
     }
     return it_version_respond(req, resp, 200, it_dbres_get(res, 0, IT_AG_DOC),
@@ -906,7 +950,7 @@ static int it_att_content(it_req_t *req, it_resp_t *resp)
     it_dbres_t *res;
     int rc;
 
-    if ((rc = it_att_load(req, resp, 0, &res)) != 0) {
+    if ((rc = it_att_load(req, resp, 0, it_sql_att_content, &res)) != 0) {
         return rc;
     }
     key = it_dbres_get(res, 0, IT_AG_KEY);

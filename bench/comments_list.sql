@@ -1,0 +1,10 @@
+-- GET /api/v1/issues/{id}/comments?size=50 with a bearer token, on the
+-- issue of setup_comments (200 comments: 40 threads of 5), three round trips:
+--   1. it_auth.c, the caller
+--   2. it_res_comments.c, the issue (exists, visible)
+--   3. it_res_comments.c, the page: 50 top-level threads and their replies
+-- The module binds $2 = false (no include_deleted): the variable f.
+-- Variables (scripts/bench): uid = the bench user, issue = the issue.
+SELECT id, username, role, is_active, is_deleted FROM users WHERE id = :uid::uuid;
+SELECT i.id, i.is_deleted, p.is_deleted FROM issues i JOIN projects p ON p.id = i.project_id WHERE i.id = COALESCE(:issue::uuid, (SELECT k.id FROM issues k JOIN projects kp ON kp.id = k.project_id WHERE kp.key = NULL::text AND k.number = NULL::int));
+WITH p AS (SELECT c.path, c.id FROM comments c WHERE c.issue_id = :issue::uuid AND c.depth = 0 AND (:f::boolean OR NOT c.is_deleted OR EXISTS (SELECT 1 FROM comments r WHERE r.issue_id = c.issue_id AND r.path > c.path || '.'   AND r.path < c.path || '/' AND NOT r.is_deleted)) AND true ORDER BY c.path ASC, c.id ASC LIMIT 51 OFFSET 0), t AS (SELECT c.path, c.id, row_number() OVER (ORDER BY c.path ASC, c.id ASC) AS rn FROM p c) SELECT t.path, t.id, x.doc, x.depth FROM t LEFT JOIN LATERAL (  SELECT json_build_object('id', c.id, 'issue_id', c.issue_id, 'parent_id', c.parent_id, 'depth', c.depth, 'author_id', c.author_id, 'body', CASE WHEN c.is_deleted THEN NULL ELSE c.body END, 'is_deleted', c.is_deleted, 'edited_at', it_ts(c.edited_at), 'created_at', it_ts(c.created_at), 'updated_at', it_ts(c.updated_at), 'version', c.version)::text AS doc, c.depth, c.path FROM comments c   WHERE t.rn <= 50     AND c.issue_id = :issue::uuid AND (c.path = t.path          OR (c.path > t.path || '.' AND c.path < t.path || '/'))     AND (:f::boolean OR NOT c.is_deleted OR EXISTS (SELECT 1 FROM comments r WHERE r.issue_id = c.issue_id AND r.path > c.path || '.'   AND r.path < c.path || '/' AND NOT r.is_deleted))) x ON true ORDER BY t.rn, x.path;
