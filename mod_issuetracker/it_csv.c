@@ -10,7 +10,10 @@
  *  - strictness: CSV_STRICT rejects a quote inside an unquoted field or
  *    after a closing quote, CSV_STRICT_FINI an unterminated quote at the
  *    end; spaces around fields are data (libcsv trims them by default).
- *  - the UTF-8 BOM, split across chunks if it must be.
+ *  - the UTF-8 BOM, split across chunks if it must be;
+ *  - the export's formula guard: one leading quote before = + - @ tab CR
+ *    or a quote is removed from every cell (it_csv_unguard), so that an
+ *    export re-imports unchanged.
  */
 #include <string.h>
 #include <stdlib.h>
@@ -143,6 +146,24 @@ static void it_csv_error(it_csv_t *c, int line, const char *column,
     va_start(ap, fmt);
     e->message = apr_pvsprintf(c->pool, fmt, ap);
     va_end(ap);
+}
+
+/* ---- the formula guard ------------------------------------------------------ */
+
+int it_csv_needs_guard(const char *s, apr_size_t len)
+{
+    /* strchr would find the terminator for a NUL byte */
+    return len && *s && strchr(IT_CSV_GUARD_CHARS, *s) != NULL;
+}
+
+int it_csv_unguard(const char **s, apr_size_t *len)
+{
+    if (*len >= 2 && (*s)[0] == '\'' && it_csv_needs_guard(*s + 1, *len - 1)) {
+        (*s)++;
+        (*len)--;
+        return 1;
+    }
+    return 0;
 }
 
 /* ---- field collection ----------------------------------------------------- */
@@ -385,9 +406,14 @@ static const char *it_csv_cell(it_csv_t *c, int line, int col, const char *s,
                                apr_size_t len)
 {
     const char *name = it_csv_columns[col];
-    const char *t = s;
-    apr_size_t tlen = len;
+    const char *t;
+    apr_size_t tlen;
 
+    /* every column: the export guards whatever cell it writes, and the
+     * guard is on the value as written, before any trimming */
+    it_csv_unguard(&s, &len);
+    t = s;
+    tlen = len;
     if (memchr(s, '\0', len)) {
         it_csv_error(c, line, name, "invalid_character",
                      "must not contain NUL characters");

@@ -86,6 +86,23 @@ int it_csv_has_column(const it_csv_t *c, it_csv_col_t col);
 /* 1 if the header was read and was valid (rows are meaningful). */
 int it_csv_header_ok(const it_csv_t *c);
 
+/* The formula guard shared by the export and the import. Against formula
+ * injection (OWASP "CSV Injection") the export writes a cell whose value
+ * starts with one of IT_CSV_GUARD_CHARS with a leading single quote. The
+ * quote itself is one of them, so the guard is reversible without
+ * ambiguity: '=x is written ''=x, and the import strips exactly one
+ * leading quote when a guarded character follows it. A lone 'abc was
+ * never guarded and stays 'abc. */
+#define IT_CSV_GUARD_CHARS "=+-@\t\r'"
+
+/* 1 if a value of len bytes at s is written with the guard. */
+int it_csv_needs_guard(const char *s, apr_size_t len);
+
+/* Removes the guard from a cell of the file: advances *s past one leading
+ * quote (and shortens *len) when it is followed by a guarded character.
+ * Returns 1 if it did. */
+int it_csv_unguard(const char **s, apr_size_t *len);
+
 /* Appends a COPY text-format line of a row to buf (tab separated,
  * backslash escapes, \N for NULL) for
  * COPY t (line, title, description, priority, type, status, assignee,

@@ -277,36 +277,43 @@ int it_db_copy_end(it_db_t *db, const char *abort_msg, long *rows)
     return abort_msg ? -1 : rv;
 }
 
-/* Transaction control goes through apr_dbd_query (DESIGN.md section 3). */
+/* Transaction control is sent like every statement, through it_db_exec on
+ * the native connection, so that a failing COMMIT reports the SQLSTATE the
+ * server gave (40001 / 40P01 from SERIALIZABLE, 23505 from a deferred
+ * constraint, ...) through it_sqlstate_table: it_db_tx then retries it or
+ * it_problem_db maps it like any statement error. apr_dbd_query would send
+ * the same statement but clears the PGresult, leaving only a message.
+ *
+ * apr_dbd's own transaction bookkeeping is the apr_dbd_transaction_t that
+ * apr_dbd_transaction_start attaches to the handle; we never call it (it
+ * dereferences a broken connection, DESIGN.md section 3), so the handle has
+ * none and apr_dbd_query on it is a bare PQexec + PQclear (apr-util 1.6,
+ * dbd/apr_dbd_pgsql.c): nothing in apr_dbd or mod_dbd tracks BEGIN /
+ * COMMIT, and bypassing it loses nothing.
+ *
+ * it_db_exec resends a statement after an in-place reset only outside a
+ * transaction (db->in_tx clear): BEGIN, which never took effect on a dead
+ * connection, may be resent; COMMIT and ROLLBACK, whose outcome is unknown
+ * then, are not. */
 static int it_db_control(it_db_t *db, const char *sql)
 {
-    int nrows = 0;
-    int rv;
-
-    if (PQstatus(db->conn) != CONNECTION_OK) {
-        it_db_set_conn_error(db);
-        return -1;
+    if (it_db_exec(db, NULL, sql, 0, NULL) == 0) {
+        return 0;
     }
-    rv = apr_dbd_query(db->driver, db->handle, &nrows, sql);
-    if (rv != 0) {
-        if (PQstatus(db->conn) != CONNECTION_OK) {
-            it_db_set_conn_error(db);
-        }
-        else {
-            it_db_classify(&db->err, "XX000");
-            db->err.message = apr_pstrdup(db->pool, PQerrorMessage(db->conn));
-        }
-        return -1;
+    /* A failed COMMIT ends the transaction on the server (it is aborted and
+     * the session is idle again). Should a failed control statement ever
+     * leave one open, roll it back: the connection goes back to mod_dbd's
+     * pool and must not carry it into the next request. db->err keeps the
+     * original error. */
+    if (!db->err.conn_lost && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+        PGresult *r = PQexec(db->conn, "ROLLBACK");
+        PQclear(r);
     }
-    return 0;
+    return -1;
 }
 
 int it_db_begin(it_db_t *db)
 {
-    if (!it_db_ping(db)) {
-        it_db_set_conn_error(db);
-        return -1;
-    }
     if (it_db_control(db, "BEGIN") != 0) {
         return -1;
     }

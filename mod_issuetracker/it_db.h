@@ -6,8 +6,9 @@
  *  - no labelled or DBDPrepareSQL statements: they vanish when PostgreSQL
  *    restarts. Statements are sent with PQexecParams (an unnamed statement,
  *    one round trip), text parameters $1..$n, never formatted into SQL;
- *  - BEGIN / COMMIT / ROLLBACK go through apr_dbd_query, never through
- *    apr_dbd_transaction_start (it dereferences a broken connection);
+ *  - BEGIN / COMMIT / ROLLBACK are sent like any statement (so a failing
+ *    COMMIT keeps its SQLSTATE), never through apr_dbd_transaction_start
+ *    (it dereferences a broken connection);
  *  - SQLSTATE is read from the native PGresult and mapped by one table;
  *  - a lost connection is reset in place (PQreset) outside transactions,
  *    otherwise reported as 503 with Retry-After; never a 500, never a crash.

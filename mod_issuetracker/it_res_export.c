@@ -33,15 +33,17 @@
  * Format: RFC 4180 (fields with a comma, quote, CR or LF are quoted, quotes
  * doubled), CRLF line ends, UTF-8 without BOM, a header row; empty and
  * NULL are both an empty field. Against formula injection (OWASP) a cell
- * starting with =, +, -, @, tab or CR gets a leading single quote. The
- * import keeps that quote (it does not strip it): such a cell re-imports
- * with the quote in front.
+ * starting with =, +, -, @, tab or CR gets a leading single quote, and so
+ * does one that starts with a quote ('=x is written ''=x): the import
+ * strips exactly one quote before those characters (it_csv_unguard), so
+ * every cell re-imports unchanged and a lone 'abc is never touched.
  */
 #include <string.h>
 #include <stdlib.h>
 #include <apr_strings.h>
 #include <apr_lib.h>
 
+#include "it_csv.h"
 #include "it_db.h"
 #include "it_dispatch.h"
 #include "it_issues.h"
@@ -303,7 +305,8 @@ static void it_export_put(struct it_export_t *x, const char *s, apr_size_t n)
     }
 }
 
-/* One field, RFC 4180, with the formula guard. */
+/* One field, RFC 4180, with the formula guard (it_csv.h: the import
+ * removes it again). */
 static void it_export_field(struct it_export_t *x, const char *v)
 {
     const char *p, *q;
@@ -312,7 +315,7 @@ static void it_export_field(struct it_export_t *x, const char *v)
     if (!v || !*v) {
         return;
     }
-    guard = strchr("=+-@\t\r", *v) != NULL;
+    guard = it_csv_needs_guard(v, strlen(v));
     quote = strpbrk(v, ",\"\r\n") != NULL;
     if (quote) {
         it_export_put(x, "\"", 1);

@@ -10,6 +10,7 @@ and labels (random names) and scopes its export by project_id.
 """
 import csv
 import io
+import json
 import uuid
 
 import pytest
@@ -137,16 +138,13 @@ def parse(resp):
     return table[0], table[1:]
 
 
-def unguard(cell):
-    """The import keeps the formula guard: an exported cell '=x comes back
-    as '=x. This undoes it, for comparisons."""
-    if cell[:1] == "'" and cell[1:2] and cell[1] in "=+-@\t\r":
-        return cell[1:]
-    return cell
+GUARDED = "=+-@\t\r'"
 
 
 def guarded(value):
-    return "'" + value if value[:1] and value[0] in "=+-@\t\r" else value
+    """The export's formula guard: a leading ' before a cell that starts
+    with = + - @ tab CR or ' (the import strips exactly that one)."""
+    return "'" + value if value[:1] and value[0] in GUARDED else value
 
 
 def expected_row(world, r, columns):
@@ -396,15 +394,78 @@ def test_export_import_round_trip(world, reporter):
     assert imp.json()["created"] == len(world["rows"])
     before = _issues_of(world["project"]["id"])
     after = _issues_of(target["id"])
-    assert len(after) == len(before)
-    # the import keeps the formula guard ('=x stays '=x): compare without it
-    normalised = [tuple(unguard(c) if i in (0, 1) else c for i, c in enumerate(row))
-                  for row in after]
-    assert normalised == before
-    # cells that needed no guard come back byte for byte
-    for b, a in zip(before, after):
-        if guarded(b[0]) == b[0] and guarded(b[1]) == b[1]:
-            assert a == b
+    # the import strips the formula guard the export added: byte for byte
+    assert after == before
+
+
+def _texts_of(project_id):
+    """The text columns of a project's issues in number order, exactly (JSON,
+    so leading tabs, CRs and quotes survive)."""
+    out = psql("SELECT COALESCE(json_agg(json_build_object('title', i.title,"
+               " 'description', i.description, 'assignee', u.username,"
+               " 'labels', (SELECT string_agg(l.name, ';' ORDER BY l.name)"
+               "   FROM issue_labels il JOIN labels l ON l.id = il.label_id"
+               "  WHERE il.issue_id = i.id)) ORDER BY i.number), '[]')"
+               " FROM issues i LEFT JOIN users u ON u.id = i.assignee_id"
+               f" WHERE i.project_id = '{project_id}'")
+    return json.loads(out)
+
+
+FORMULA_TITLES = ["=SUM(A1)", "+1", "-x", "@cmd", "\tTab", "'=quoted", "''x", "'plain",
+                  "'", "\rCR lead", "'\tq", "plain"]
+FORMULA_DESCRIPTIONS = ['=HYPERLINK("http://x")', "-", "'", "''", "'@x", "@", "\t", "+1",
+                        "'-1", "", "a'=b", "'''"]
+
+
+def test_formula_cells_round_trip_byte_identical(reporter):
+    """Cells that look like formulas, or start with a quote, are guarded in
+    the export (the CSV cell starts with ') and re-import exactly as they
+    were: the import strips one quote before = + - @ tab CR ', and only
+    there ('plain stays 'plain)."""
+    owner = make_user_now("manager")
+    dev = make_user_now("developer")
+    tag = uuid.uuid4().hex[:6]
+    minus, quote = make_label("-wip-" + tag), make_label("'q-" + tag)
+    source, target = make_project(owner), make_project(owner)
+    rows = [{"title": t, "description": d, "creator_id": owner["id"]}
+            for t, d in zip(FORMULA_TITLES, FORMULA_DESCRIPTIONS)]
+    rows[0]["labels"] = [minus["id"]]
+    rows[1]["labels"] = [minus["id"], quote["id"]]
+    rows[2]["assignee_id"] = dev["id"]
+    insert_issues(source, rows)
+    before = _texts_of(source["id"])
+    assert [r["title"] for r in before] == FORMULA_TITLES
+    assert [r["description"] for r in before] == FORMULA_DESCRIPTIONS
+
+    resp = export(reporter, project_id=source["id"], sort="number",
+                  columns="title,description,assignee,labels")
+    _, cells = parse(resp)
+    assert len(cells) == len(rows)
+    for issue, row in zip(before, cells):
+        labels = sorted(issue["labels"].split(";"), key=lambda n: (n.lower(), n)) \
+            if issue["labels"] else []
+        assert row == [guarded(issue["title"]), guarded(issue["description"]),
+                       issue["assignee"] or "", guarded(";".join(labels))]
+        for cell in row:
+            assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r"), row
+    # the cells as a spreadsheet sees them
+    assert cells[0][:2] == ["'=SUM(A1)", "'=HYPERLINK(\"http://x\")"]
+    assert cells[4][:2] == ["'\tTab", "''@x"]
+    assert cells[5][:2] == ["''=quoted", "'@"]
+    assert cells[6][:2] == ["'''x", "'\t"]
+    assert cells[7][:2] == ["''plain", "'+1"]
+    assert cells[8][:2] == ["''", "''-1"]
+    assert cells[9][:2] == ["'\rCR lead", ""]
+    assert cells[11][:2] == ["plain", "''''"]
+    assert cells[0][3] == "'-wip-" + tag
+    assert cells[1][3] == "''q-%s;-wip-%s" % (tag, tag)
+
+    imp = requests.post(IMPORT, data=resp.content, params={"project_id": target["id"]},
+                        headers={**owner["headers"], "Content-Type": "text/csv"},
+                        timeout=TIMEOUT)
+    assert imp.status_code == 201, imp.text
+    assert imp.json()["created"] == len(rows)
+    assert _texts_of(target["id"]) == before
 
 
 def test_default_export_reimports_with_the_project_column(world, reporter):

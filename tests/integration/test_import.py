@@ -177,6 +177,30 @@ def test_bom_crlf_embedded_newlines_and_formulas_are_imported_as_text(manager):
          ("caf\u00e9 \u2603", "\t tab")]
 
 
+def test_formula_guard_is_removed_once_and_only_before_a_formula_character(manager):
+    """The export writes '=x for =x and ''x for 'x; the import strips that
+    one quote (before = + - @ tab CR '), in every column, and leaves any
+    other leading quote alone."""
+    project = make_project(manager)
+    label = make_label("-l" + uuid.uuid4().hex[:8])
+    csv = ("title,description,labels\r\n"
+           f"'=SUM(A1),'@cmd,'{label['name']}\r\n"
+           "'+1,'-x,\r\n"
+           "\"'\tTab\",\"'\r\nline\",\r\n"
+           "''=quoted,''x,\r\n"
+           "'plain,',\r\n"
+           "'''x,a'=b,\r\n")
+    resp = post_csv(manager, csv, params={"project_id": project["id"]})
+    assert resp.status_code == 201, resp.text
+    rows = project_issues(project["id"])
+    assert [(r["title"], r["description"]) for r in rows] == [
+        ("=SUM(A1)", "@cmd"), ("+1", "-x"), ("\tTab", "\r\nline"),
+        ("'=quoted", "'x"), ("'plain", "'"), ("''x", "a'=b")]
+    assert psql("SELECT count(*) FROM issue_labels il JOIN issues i ON i.id = il.issue_id"
+                f" WHERE i.project_id = '{project['id']}'"
+                f" AND il.label_id = '{label['id']}'") == "1"
+
+
 def test_dry_run_writes_nothing_and_answers_what_would_be_created(manager):
     project = make_project(manager)
     label = make_label()

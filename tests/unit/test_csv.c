@@ -52,6 +52,18 @@ static const csv_case_t cases[] = {
       0, 0, IT_CSV_OK, "2|A|~|~|~|~|alice@x.org|~|P1\n", "" },
     { "formula cells are text", "title,description\n=1+1,@SUM(A1)\n", 0, 0, IT_CSV_OK,
       "2|=1+1|@SUM(A1)|~|~|~|~|~|~\n", "" },
+    { "the formula guard is removed once", "title,description\n"
+      "'=SUM(A1),'+1\n'-x,'@cmd\n'\tTab,''=quoted\n\"'\rx\",''x\n", 0, 0, IT_CSV_OK,
+      "2|=SUM(A1)|+1|~|~|~|~|~|~\n3|-x|@cmd|~|~|~|~|~|~\n"
+      "4|\tTab|'=quoted|~|~|~|~|~|~\n5|\rx|'x|~|~|~|~|~|~\n", "" },
+    { "a quote not before a guarded character is data", "title,description\n"
+      "'plain,'\n' =x,a'=b\n", 0, 0, IT_CSV_OK,
+      "2|'plain|'|~|~|~|~|~|~\n3|' =x|a'=b|~|~|~|~|~|~\n", "" },
+    { "the guard on every column", "title,assignee,labels,project\n"
+      "'=t,'@bob,'-wip; bug,'+P\nA, '@bob ,'x,'P\n", 0, 0, IT_CSV_OK,
+      "2|=t|~|~|~|~|@bob|-wip;bug|+P\n3|A|~|~|~|~|'@bob|'x|'P\n", "" },
+    { "a guarded enum is checked without the guard", "title,priority\nA,'-low\n",
+      0, 0, IT_CSV_OK, "2|A|~|~|~|~|~|~|~\n", "2:priority:enum" },
     { "ragged rows", "title,priority\nA\nB,low,extra\nC,low\n", 0, 0, IT_CSV_OK,
       NULL, "2:-:field_count 3:-:field_count" },
     { "empty file", "", 0, 0, IT_CSV_OK, "", "1:-:missing_header" },
@@ -204,6 +216,61 @@ static void test_errors_are_capped_and_counted(void **state)
     assert_int_equal(it_csv_rows(p)->nelts, 1500);
 }
 
+/* The guard both ways: what the export guards, and what the import strips
+ * (one quote, only before a guarded character). */
+static void test_formula_guard(void **state)
+{
+    static const struct {
+        const char *in;
+        int guard;                   /* it_csv_needs_guard(in) */
+        const char *stripped;        /* in after it_csv_unguard */
+    } rows[] = {
+        { "=SUM(A1)", 1, "=SUM(A1)" }, { "+1", 1, "+1" }, { "-x", 1, "-x" },
+        { "@cmd", 1, "@cmd" }, { "\tTab", 1, "\tTab" }, { "\rx", 1, "\rx" },
+        { "'", 1, "'" }, { "'abc", 1, "'abc" }, { "'plain", 1, "'plain" },
+        { "'=x", 1, "=x" }, { "'+1", 1, "+1" }, { "'-", 1, "-" }, { "'@", 1, "@" },
+        { "'\t", 1, "\t" }, { "'\r\n", 1, "\r\n" }, { "''", 1, "'" },
+        { "''=x", 1, "'=x" }, { "'''", 1, "''" },
+        { "", 0, "" }, { "abc", 0, "abc" }, { " =x", 0, " =x" }, { "a'=b", 0, "a'=b" },
+        { "\n=x", 0, "\n=x" }, { "#x", 0, "#x" }, { "%x", 0, "%x" },
+    };
+    size_t i;
+    int nbad = 0;
+    (void)state;
+
+    for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *s = rows[i].in;
+        apr_size_t len = strlen(s);
+        int did = it_csv_unguard(&s, &len);
+
+        IT_CHECK(nbad, it_csv_needs_guard(rows[i].in, strlen(rows[i].in)) == rows[i].guard,
+                 "needs_guard(\"%s\") != %d", rows[i].in, rows[i].guard);
+        IT_CHECK(nbad, len == strlen(rows[i].stripped)
+                       && !memcmp(s, rows[i].stripped, len)
+                       && did == (s != rows[i].in),
+                 "unguard(\"%s\") = \"%.*s\", want \"%s\"", rows[i].in, (int)len, s,
+                 rows[i].stripped);
+        /* the round trip: guard as the export does, strip as the import does */
+        if (rows[i].guard) {
+            const char *g = apr_pstrcat(IT_POOL(state), "'", rows[i].in, NULL);
+            apr_size_t glen = strlen(g);
+            it_csv_unguard(&g, &glen);
+            IT_CHECK(nbad, !strcmp(g, rows[i].in), "round trip of \"%s\": \"%s\"",
+                     rows[i].in, g);
+        }
+    }
+    /* a NUL byte is no guarded character; a length bounds the look */
+    assert_int_equal(it_csv_needs_guard("\0=", 2), 0);
+    assert_int_equal(it_csv_needs_guard("=", 0), 0);
+    {
+        const char *s = "'=";
+        apr_size_t len = 1;
+        assert_int_equal(it_csv_unguard(&s, &len), 0);
+        assert_int_equal(len, 1);
+    }
+    IT_CHECK_DONE(nbad);
+}
+
 static void test_copy_line_escapes(void **state)
 {
     it_csv_row_t row;
@@ -226,6 +293,7 @@ static const struct CMUnitTest tests[] = {
     IT_TEST(test_cases),
     IT_TEST(test_title_too_long),
     IT_TEST(test_errors_are_capped_and_counted),
+    IT_TEST(test_formula_guard),
     IT_TEST(test_copy_line_escapes),
 };
 

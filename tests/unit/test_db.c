@@ -1,6 +1,7 @@
 /*
  * test_db.c -- the parts of it_db that need no server: SQLSTATE -> HTTP
- * classification, the session settings, and handle wrapping.
+ * classification, the session settings, handle wrapping, and transaction
+ * control on a connection that cannot be established.
  */
 #include <apr_dbd.h>
 
@@ -171,6 +172,71 @@ static void test_dbres_accessors_tolerate_null(void **state)
     assert_int_equal(it_dbres_col(NULL, "id"), -1);
 }
 
+/* ---- transaction control on a lost connection ----------------------------- */
+
+static apr_status_t finish_conn(void *data)
+{
+    PQfinish(data);
+    return APR_SUCCESS;
+}
+
+static int tx_fn_calls;
+
+static int tx_fn_must_not_run(it_db_t *db, void *ctx)
+{
+    (void)db;
+    (void)ctx;
+    tx_fn_calls++;
+    return 0;
+}
+
+static void assert_conn_lost(const it_db_t *db)
+{
+    assert_int_equal(db->err.status, 503);
+    it_assert_str(db->err.code, "database_unavailable");
+    assert_true(db->err.conn_lost);
+    assert_int_equal(db->err.retryable, 0);
+    it_assert_str(db->err.sqlstate, "");
+    assert_int_equal(db->in_tx, 0);
+}
+
+/* BEGIN / COMMIT / ROLLBACK go the way statements go: a connection that
+ * cannot be (re)established is a 503 with no SQLSTATE, never a 500, and no
+ * transaction is left marked open. (A server-side failure of COMMIT keeps
+ * its SQLSTATE through the same path as a statement's; that needs a server:
+ * it_db_classify's table above is what maps it.) */
+static void test_tx_control_on_a_lost_connection(void **state)
+{
+    apr_pool_t *pool = IT_POOL(state);
+    /* a socket directory that does not exist: fails at once, no network */
+    PGconn *conn = PQconnectdb("host=/nonexistent/it-test-socket port=1 "
+                               "connect_timeout=1");
+    it_db_t db;
+
+    assert_non_null(conn);
+    apr_pool_cleanup_register(pool, conn, finish_conn, apr_pool_cleanup_null);
+    assert_int_not_equal(PQstatus(conn), CONNECTION_OK);
+    memset(&db, 0, sizeof(db));
+    db.conn = conn;
+    db.pool = pool;
+
+    assert_int_equal(it_db_begin(&db), -1);
+    assert_conn_lost(&db);
+
+    tx_fn_calls = 0;
+    assert_int_equal(it_db_tx(&db, tx_fn_must_not_run, NULL, 3), -1);
+    assert_int_equal(tx_fn_calls, 0);
+    assert_conn_lost(&db);
+
+    /* inside a transaction: reported, not resent, and the flag is cleared */
+    db.in_tx = 1;
+    assert_int_equal(it_db_commit(&db), -1);
+    assert_conn_lost(&db);
+    db.in_tx = 1;
+    assert_int_equal(it_db_rollback(&db), 0);   /* nothing to roll back */
+    assert_int_equal(db.in_tx, 0);
+}
+
 static const struct CMUnitTest tests[] = {
     IT_TEST(test_classify_table),
     IT_TEST(test_sqlstate_table_rows_reachable),
@@ -178,6 +244,7 @@ static const struct CMUnitTest tests[] = {
     IT_TEST(test_session_sql_uses_given_numbers),
     IT_TEST(test_wrap_null_driver_or_handle),
     IT_TEST(test_dbres_accessors_tolerate_null),
+    IT_TEST(test_tx_control_on_a_lost_connection),
 };
 
 IT_TEST_MAIN("db", tests)
