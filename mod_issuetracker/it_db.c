@@ -297,7 +297,19 @@ int it_db_copy_end(it_db_t *db, const char *abort_msg, long *rows)
  * then, are not. */
 static int it_db_control(it_db_t *db, const char *sql)
 {
-    if (it_db_exec(db, NULL, sql, 0, NULL) == 0) {
+    it_dbres_t *res = NULL;
+
+    if (it_db_exec(db, &res, sql, 0, NULL) == 0) {
+        /* COMMIT of a transaction in which a statement failed succeeds
+         * and answers "ROLLBACK": nothing was written. A handler that
+         * went on after an error would otherwise report a success. */
+        if (res && res->res && !strcmp(sql, "COMMIT")
+            && !strcmp(PQcmdStatus(res->res), "ROLLBACK")) {
+            it_db_classify(&db->err, "25P02");
+            db->err.message = "COMMIT rolled back a failed transaction";
+            db->err.constraint = NULL;
+            return -1;
+        }
         return 0;
     }
     /* A failed COMMIT ends the transaction on the server (it is aborted and
