@@ -16,7 +16,7 @@
  * unnamed and planned with their parameter values, so the planner folds
  * the unused branch away and the range stays an index condition. The
  * indexes are issues_resolved_report_idx (001) and those of
- * sql/004_reports.up.sql.
+ * sql/004_reports.up.sql and sql/005_report_indexes.up.sql.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -59,13 +59,18 @@ static const char it_sql_report_top_assignees[] =
 /* $1 days, $2 project. percentile_cont: linear interpolation between the
  * two nearest ranks, as the tests compute it; the array form sorts each
  * group once for the three percentiles. date_part (float8) rather than
- * extract (numeric since PostgreSQL 14): no numeric arithmetic per row. */
+ * extract (numeric since PostgreSQL 14): no numeric arithmetic per row.
+ * The priority IN list names every priority (issues_priority_check), so it
+ * selects nothing less; it lets issues_priority_resolved_idx (005) deliver
+ * the rows grouped by priority, one resolved_at range per priority, with
+ * no sort before the grouping. */
 static const char it_sql_report_latency[] =
     "WITH r AS ("
     "  SELECT i.priority,"
     "         date_part('epoch', i.resolved_at - i.created_at) / 3600 AS h"
     "    FROM issues i"
     "   WHERE NOT i.is_deleted AND i.resolved_at IS NOT NULL"
+    "     AND i.priority IN ('low', 'medium', 'high', 'critical')"
     "     AND i.resolved_at >= now() - make_interval(days => $1::int)"
     "     AND ($2::uuid IS NULL OR i.project_id = $2::uuid)),"
     " s AS ("
