@@ -16,7 +16,7 @@
  * unnamed and planned with their parameter values, so the planner folds
  * the unused branch away and the range stays an index condition. The
  * indexes are issues_resolved_report_idx (001) and those of
- * sql/004_reports.up.sql.
+ * sql/004_reports.up.sql and sql/005_report_indexes.up.sql.
  */
 #include <string.h>
 #include <apr_strings.h>
@@ -59,13 +59,18 @@ static const char it_sql_report_top_assignees[] =
 /* $1 days, $2 project. percentile_cont: linear interpolation between the
  * two nearest ranks, as the tests compute it; the array form sorts each
  * group once for the three percentiles. date_part (float8) rather than
- * extract (numeric since PostgreSQL 14): no numeric arithmetic per row. */
+ * extract (numeric since PostgreSQL 14): no numeric arithmetic per row.
+ * The priority IN list names every priority (issues_priority_check), so it
+ * selects nothing less; it lets issues_priority_resolved_idx (005) deliver
+ * the rows grouped by priority, one resolved_at range per priority, with
+ * no sort before the grouping. */
 static const char it_sql_report_latency[] =
     "WITH r AS ("
     "  SELECT i.priority,"
     "         date_part('epoch', i.resolved_at - i.created_at) / 3600 AS h"
     "    FROM issues i"
     "   WHERE NOT i.is_deleted AND i.resolved_at IS NOT NULL"
+    "     AND i.priority IN ('low', 'medium', 'high', 'critical')"
     "     AND i.resolved_at >= now() - make_interval(days => $1::int)"
     "     AND ($2::uuid IS NULL OR i.project_id = $2::uuid)),"
     " s AS ("
@@ -93,41 +98,35 @@ static const char it_sql_report_latency[] =
     "(CASE WHEN $3::int = 7" \
     " THEN date_trunc('week', (" IT_REPORT_TODAY " - ($1::int - 1))::timestamp)::date" \
     " ELSE " IT_REPORT_TODAY " - ($1::int - 1) END)"
-#define IT_REPORT_FIRST_TS "(" IT_REPORT_FIRST "::timestamp AT TIME ZONE 'UTC')"
-/* Its epoch, as an InitPlan: computed once, not per row. */
-#define IT_REPORT_FIRST_EPOCH "(SELECT date_part('epoch', " IT_REPORT_FIRST_TS "))"
-
 /* $1 days, $2 project, $3 bucket length in days. Buckets are numbered by
- * an integer series (a timestamp series misleads the planner); each issue
- * falls into bucket floor((its epoch - the first day's epoch) / length in
- * seconds): float arithmetic per row, no time zone conversion. */
+ * an integer series (a timestamp series misleads the planner); bucket g
+ * covers [first day + g * length, first day + (g + 1) * length) in UTC.
+ * Each bucket's two counts are index-only count(*)s over that range of
+ * issues_created_idx / issues_resolved_report_idx (with project_id= the
+ * project's indexes): per issue only the index walk, no per-row
+ * arithmetic, hashing or join. */
+#define IT_REPORT_UTC(date) "((" date ")::timestamp AT TIME ZONE 'UTC')"
 static const char it_sql_report_velocity[] =
-    "WITH c AS ("
-    "  SELECT floor((date_part('epoch', i.created_at) - " IT_REPORT_FIRST_EPOCH ")"
-    "               / (86400 * $3::int))::int AS b,"
-    "         count(*) AS n"
-    "    FROM issues i"
-    "   WHERE NOT i.is_deleted AND i.created_at >= " IT_REPORT_FIRST_TS
-    "     AND ($2::uuid IS NULL OR i.project_id = $2::uuid)"
-    "   GROUP BY 1),"
-    " r AS ("
-    "  SELECT floor((date_part('epoch', i.resolved_at) - " IT_REPORT_FIRST_EPOCH ")"
-    "               / (86400 * $3::int))::int AS b,"
-    "         count(*) AS n"
-    "    FROM issues i"
-    "   WHERE NOT i.is_deleted AND i.resolved_at IS NOT NULL"
-    "     AND i.resolved_at >= " IT_REPORT_FIRST_TS
-    "     AND ($2::uuid IS NULL OR i.project_id = $2::uuid)"
-    "   GROUP BY 1)"
-    " SELECT json_build_object('days', $1::int, 'project_id', $2::uuid,"
+    "SELECT json_build_object('days', $1::int, 'project_id', $2::uuid,"
     "   'bucket', CASE WHEN $3::int = 7 THEN 'week' ELSE 'day' END,"
     "   'from', to_char(" IT_REPORT_FIRST ", 'YYYY-MM-DD'),"
     "   'to', to_char(" IT_REPORT_TODAY ", 'YYYY-MM-DD'),"
     "   'items', json_agg(json_build_object("
-    "     'start', to_char(" IT_REPORT_FIRST " + g * $3::int, 'YYYY-MM-DD'),"
-    "     'created', COALESCE(c.n, 0), 'resolved', COALESCE(r.n, 0)) ORDER BY g))::text"
-    "   FROM generate_series(0, (" IT_REPORT_TODAY " - " IT_REPORT_FIRST ") / $3::int) AS g"
-    "   LEFT JOIN c ON c.b = g LEFT JOIN r ON r.b = g";
+    "     'start', to_char(b.d, 'YYYY-MM-DD'),"
+    "     'created', (SELECT count(*) FROM issues i"
+    "                  WHERE NOT i.is_deleted"
+    "                    AND i.created_at >= b.lo AND i.created_at < b.hi"
+    "                    AND ($2::uuid IS NULL OR i.project_id = $2::uuid)),"
+    "     'resolved', (SELECT count(*) FROM issues i"
+    "                   WHERE NOT i.is_deleted AND i.resolved_at IS NOT NULL"
+    "                     AND i.resolved_at >= b.lo AND i.resolved_at < b.hi"
+    "                     AND ($2::uuid IS NULL OR i.project_id = $2::uuid))"
+    "     ) ORDER BY b.g))::text"
+    "   FROM (SELECT g, " IT_REPORT_FIRST " + g * $3::int AS d,"
+    "                " IT_REPORT_UTC(IT_REPORT_FIRST " + g * $3::int") " AS lo,"
+    "                " IT_REPORT_UTC(IT_REPORT_FIRST " + (g + 1) * $3::int") " AS hi"
+    "           FROM generate_series(0, (" IT_REPORT_TODAY " - " IT_REPORT_FIRST ")"
+    "                                   / $3::int) AS g) AS b";
 
 /* ---- parameters --------------------------------------------------------- */
 
