@@ -118,17 +118,6 @@ static int it_db_reset(it_db_t *db)
     return 1;
 }
 
-int it_db_ping(it_db_t *db)
-{
-    if (!db || !db->conn) {
-        return 0;
-    }
-    if (PQstatus(db->conn) == CONNECTION_OK) {
-        return 1;
-    }
-    return it_db_reset(db);
-}
-
 int it_db_exec(it_db_t *db, it_dbres_t **out, const char *sql, int n,
                const char *const *params)
 {

@@ -94,9 +94,6 @@ int it_db_copy_end(it_db_t *db, const char *abort_msg, long *rows);
 /* Fills e from a SQLSTATE (NULL or "" = connection failure). */
 void it_db_classify(it_db_error_t *e, const char *sqlstate);
 
-/* 1 if the connection is usable (resets it if it was lost). */
-int it_db_ping(it_db_t *db);
-
 /* Session settings for a pooled connection (statement_timeout etc.). */
 const char *it_db_session_sql(apr_pool_t *pool, int statement_ms, int lock_ms,
                               int idle_tx_ms);
