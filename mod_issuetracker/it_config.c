@@ -99,6 +99,7 @@ void *it_config_create_dir(apr_pool_t *pool, char *dir)
     c->max_import_rows = -1;
     c->page_size_max = -1;
     c->require_version = -1;
+    c->prepared = -1;
     c->token_ttl = -1;
     c->auto_provision = -1;
     c->max_body_size = -1;
@@ -121,6 +122,7 @@ void *it_config_merge_dir(apr_pool_t *pool, void *basev, void *addv)
     c->max_import_rows = IT_MERGE_NUM(max_import_rows);
     c->page_size_max = IT_MERGE_NUM(page_size_max);
     c->require_version = IT_MERGE_NUM(require_version);
+    c->prepared = IT_MERGE_NUM(prepared);
     c->token_secret = IT_MERGE_PTR(token_secret);
     c->token_ttl = IT_MERGE_NUM(token_ttl);
     c->role_claim = IT_MERGE_PTR(role_claim);
@@ -167,6 +169,7 @@ it_config_t *it_config_resolve(apr_pool_t *pool, const it_config_t *in)
     IT_DEFAULT(max_import_rows, IT_DEFAULT_MAX_IMPORT_ROWS);
     IT_DEFAULT(page_size_max, IT_DEFAULT_PAGE_SIZE_MAX);
     IT_DEFAULT(require_version, 1);
+    IT_DEFAULT(prepared, 1);
     IT_DEFAULT(token_ttl, IT_DEFAULT_TOKEN_TTL);
     IT_DEFAULT(auto_provision, 0);
     IT_DEFAULT(max_body_size, IT_DEFAULT_MAX_BODY);
@@ -342,6 +345,10 @@ const command_rec it_config_cmds[] = {
     AP_INIT_FLAG("IssueTrackerRequireVersion", it_set_flag,
                  IT_OFF(require_version), IT_WHERE,
                  "On: PATCH/DELETE need If-Match or a version (428 otherwise)"),
+    AP_INIT_FLAG("IssueTrackerPreparedStatements", it_set_flag,
+                 IT_OFF(prepared), IT_WHERE,
+                 "On: statements are prepared once per pooled connection; Off "
+                 "behind a transaction-pooling proxy (PgBouncer)"),
     AP_INIT_TAKE1("IssueTrackerTokenSecret", it_set_secret, NULL, IT_WHERE,
                   "HS256 key for the bearer tokens minted by /auth/token"),
     AP_INIT_TAKE1("IssueTrackerTokenTTL", it_set_token_ttl, NULL, IT_WHERE,

@@ -32,6 +32,7 @@ struct it_config_t {
     int max_import_rows;
     int page_size_max;
     int require_version;                 /* -1 unset, 0 Off, 1 On */
+    int prepared;                        /* -1 unset, 0 Off, 1 On */
     const char *token_secret;
     int token_ttl;
     const char *role_claim;

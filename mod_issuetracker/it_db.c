@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <limits.h>
 #include <apr_strings.h>
+#include <apr_hash.h>
 
 #include "it_db.h"
 
@@ -98,14 +99,21 @@ static void it_db_set_conn_error(it_db_t *db)
 }
 
 /* Re-establishes a lost connection in place: the apr_dbd handle keeps its
- * PGconn pointer, and since we never use named statements nothing else is
- * lost; only the session settings need to be applied again. */
+ * PGconn pointer; the session settings are applied again, and the prepared
+ * statements are forgotten (the new backend has another PID, which
+ * it_db_prepared notices). */
 static int it_db_reset(it_db_t *db)
 {
     if (!db->conn || db->in_tx) {
         return 0;
     }
     PQreset(db->conn);
+    if (db->stmts) {
+        /* a new server process: nothing of ours is prepared there (the
+         * PID check in it_db_prepared would notice too, unless the new
+         * backend happens to get the old one's PID) */
+        apr_hash_clear(db->stmts->names);
+    }
     if (PQstatus(db->conn) != CONNECTION_OK) {
         return 0;
     }
@@ -118,11 +126,76 @@ static int it_db_reset(it_db_t *db)
     return 1;
 }
 
+/* ---- prepared statements -------------------------------------------------- */
+
+/* Names are never reused in a process: a forgotten statement that still
+ * exists on the server can never be mistaken for a new one. */
+static unsigned long it_db_stmt_seq;
+
+void it_db_use_prepared(it_db_t *db, apr_pool_t *conn_pool)
+{
+    it_db_stmts_t *s = NULL;
+
+    if (!db || !conn_pool) {
+        return;
+    }
+    apr_pool_userdata_get((void **)&s, "it_db_stmts", conn_pool);
+    if (!s) {
+        s = apr_pcalloc(conn_pool, sizeof(*s));
+        s->pool = conn_pool;
+        s->names = apr_hash_make(conn_pool);
+        apr_pool_userdata_setn(s, "it_db_stmts", NULL, conn_pool);
+    }
+    db->stmts = s;
+}
+
+int it_db_preparable(const char *sql, int nparams)
+{
+    /* Without parameters: transaction control, the import's temporary
+     * tables: nothing to gain. With an optional filter, a generic plan
+     * (which PostgreSQL may pick after five executions) cannot use the
+     * filter's index: plan those for their values, every time. */
+    return nparams > 0 && sql && !strstr(sql, "IS NULL OR");
+}
+
+/* The name sql is prepared under on db's connection, preparing it first.
+ * NULL: send it unnamed instead (the cache is full, or preparing failed:
+ * the unnamed statement then fails the same way and reports why). */
+static const char *it_db_prepared(it_db_t *db, const char *sql, int n)
+{
+    it_db_stmts_t *s = db->stmts;
+    const char *name;
+    PGresult *r;
+    int pid = PQbackendPID(db->conn);
+
+    if (s->backend_pid != pid) {
+        /* another server process behind the handle (PQreset here or in
+         * apr_dbd_check_conn): nothing is prepared there */
+        apr_hash_clear(s->names);
+        s->backend_pid = pid;
+    }
+    name = apr_hash_get(s->names, sql, APR_HASH_KEY_STRING);
+    if (name || apr_hash_count(s->names) >= IT_DB_STMTS_MAX) {
+        return name;
+    }
+    name = apr_psprintf(s->pool, "it_%lu",
+                        __atomic_add_fetch(&it_db_stmt_seq, 1, __ATOMIC_RELAXED));
+    r = PQprepare(db->conn, name, sql, n, NULL);
+    if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) {
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    apr_hash_set(s->names, apr_pstrdup(s->pool, sql), APR_HASH_KEY_STRING, name);
+    return name;
+}
+
 int it_db_exec(it_db_t *db, it_dbres_t **out, const char *sql, int n,
                const char *const *params)
 {
     PGresult *r;
     ExecStatusType st;
+    const char *name;
     int attempt;
 
     if (out) {
@@ -133,7 +206,9 @@ int it_db_exec(it_db_t *db, it_dbres_t **out, const char *sql, int n,
             it_db_set_conn_error(db);
             return -1;
         }
-        r = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+        name = db->stmts && it_db_preparable(sql, n) ? it_db_prepared(db, sql, n) : NULL;
+        r = name ? PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0)
+                 : PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
         st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
         if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
             break;
@@ -141,6 +216,18 @@ int it_db_exec(it_db_t *db, it_dbres_t **out, const char *sql, int n,
         if (r && PQresultErrorField(r, PG_DIAG_SQLSTATE)
             && PQstatus(db->conn) == CONNECTION_OK) {
             const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            /* The statement is gone (26000: someone ran DEALLOCATE or
+             * DISCARD ALL) or its result type changed under a migration
+             * (0A000 "cached plan must not change result type"): forget
+             * what this connection has prepared, and outside a transaction
+             * (where the failure changed nothing) send it again. */
+            if (name && (!strcmp(state, "26000") || !strcmp(state, "0A000"))) {
+                apr_hash_clear(db->stmts->names);
+                if (!db->in_tx && attempt == 0) {
+                    PQclear(r);
+                    continue;
+                }
+            }
             const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
             const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
             it_db_classify(&db->err, state);

@@ -3,9 +3,12 @@
  *
  * Rules (DESIGN.md section 3), each of which has crashed someone:
  *  - the handle comes from mod_dbd's pool (ap_dbd_acquire, glue only);
- *  - no labelled or DBDPrepareSQL statements: they vanish when PostgreSQL
- *    restarts. Statements are sent with PQexecParams (an unnamed statement,
- *    one round trip), text parameters $1..$n, never formatted into SQL;
+ *  - no DBDPrepareSQL statements: they vanish when PostgreSQL restarts.
+ *    Statements with parameters are prepared by it_db itself, once per
+ *    pooled connection (it_db_stmts_t, docs/operations.md), and forgotten
+ *    whenever the server side may have lost them (a reset, another backend
+ *    behind the handle); the rest go through PQexecParams. Parameters are
+ *    text $1..$n, never formatted into SQL;
  *  - BEGIN / COMMIT / ROLLBACK are sent like any statement (so a failing
  *    COMMIT keeps its SQLSTATE), never through apr_dbd_transaction_start
  *    (it dereferences a broken connection);
@@ -17,6 +20,7 @@
 #define IT_DB_H
 
 #include <apr_dbd.h>
+#include <apr_hash.h>
 #include <libpq-fe.h>
 
 #include "it_types.h"
@@ -31,6 +35,17 @@ typedef struct {
     int conn_lost;
 } it_db_error_t;
 
+/* The statements prepared on one pooled connection: SQL text -> name. Lives
+ * in the connection's pool (ap_dbd_t->pool), so it goes with the
+ * connection; used by one request at a time, like the connection. */
+typedef struct it_db_stmts_t {
+    apr_pool_t *pool;
+    apr_hash_t *names;
+    int backend_pid;             /* the server process they live in */
+} it_db_stmts_t;
+
+#define IT_DB_STMTS_MAX 256      /* past that: unnamed statements */
+
 struct it_db_t {
     const apr_dbd_driver_t *driver;
     apr_dbd_t *handle;
@@ -38,6 +53,7 @@ struct it_db_t {
     apr_pool_t *pool;            /* the request pool */
     int in_tx;
     const char *session_sql;     /* re-applied after a reset */
+    it_db_stmts_t *stmts;        /* NULL: every statement unnamed */
     it_db_error_t err;           /* the last error */
 };
 
@@ -90,6 +106,15 @@ int it_db_tx(it_db_t *db, it_db_tx_fn fn, void *ctx, int tries);
 int it_db_copy_begin(it_db_t *db, const char *sql);
 int it_db_copy_put(it_db_t *db, const char *buf, apr_size_t len);
 int it_db_copy_end(it_db_t *db, const char *abort_msg, long *rows);
+
+/* Prepares the statements of db with parameters on its connection, with
+ * the cache kept in conn_pool (the pooled connection's own pool). */
+void it_db_use_prepared(it_db_t *db, apr_pool_t *conn_pool);
+
+/* Whether sql is one it_db prepares (it has parameters, and no optional
+ * filter "... IS NULL OR ...", whose good plan depends on which parameters
+ * are NULL: those are planned for every execution). */
+int it_db_preparable(const char *sql, int nparams);
 
 /* Fills e from a SQLSTATE (NULL or "" = connection failure). */
 void it_db_classify(it_db_error_t *e, const char *sqlstate);

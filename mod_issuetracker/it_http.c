@@ -37,6 +37,7 @@ static it_db_t *it_http_db_acquire(it_req_t *req)
 {
     request_rec *r = req->glue;
     ap_dbd_t *dbd = NULL;
+    it_db_t *db;
     int i;
 
     if (!it_dbd_acquire_fn) {
@@ -56,7 +57,12 @@ static it_db_t *it_http_db_acquire(it_req_t *req)
                       "and DBDParams right?)");
         return NULL;
     }
-    return it_db_wrap(r->pool, dbd->driver, dbd->handle, req->session_sql);
+    db = it_db_wrap(r->pool, dbd->driver, dbd->handle, req->session_sql);
+    if (db && !(req->cfg && req->cfg->prepared == 0)) {
+        /* the cache lives and dies with the pooled connection */
+        it_db_use_prepared(db, dbd->pool);
+    }
+    return db;
 }
 
 /* Reads the request body through the input filters, at most `limit`

@@ -558,6 +558,7 @@ static const it_directive_case_t directive_cases[] = {
     { "IssueTrackerPageSizeMax", "0", 0 },
     { "IssueTrackerPageSizeMax", "ten", 0 },
     { "IssueTrackerRequireVersion", "Off", 1 },
+    { "IssueTrackerPreparedStatements", "Off", 1 },
     { "IssueTrackerTokenSecret", "0123456789abcdef0123456789abcdef", 1 },
     { "IssueTrackerTokenSecret", "short", 0 },
     { "IssueTrackerTokenTTL", "60", 1 },

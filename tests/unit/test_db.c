@@ -237,6 +237,43 @@ static void test_tx_control_on_a_lost_connection(void **state)
     assert_int_equal(db.in_tx, 0);
 }
 
+/* Which statements it_db prepares: those with parameters and no optional
+ * filter; and a statement on a lost connection with the cache on fails
+ * like any other (503, nothing prepared, nothing cached). */
+static void test_prepared_statement_choice(void **state)
+{
+    apr_pool_t *pool = IT_POOL(state);
+    PGconn *conn = PQconnectdb("host=/nonexistent/it-test-socket port=1 "
+                               "connect_timeout=1");
+    const char *param = "00000000-0000-4000-8000-000000000000";
+    it_db_t db;
+
+    assert_true(it_db_preparable("SELECT 1 FROM users WHERE id = $1::uuid", 1));
+    assert_false(it_db_preparable("BEGIN", 0));
+    assert_false(it_db_preparable("SELECT count(*) FROM issues i WHERE"
+                                  " ($1::uuid IS NULL OR i.project_id = $1::uuid)", 1));
+    assert_false(it_db_preparable(NULL, 1));
+
+    assert_non_null(conn);
+    apr_pool_cleanup_register(pool, conn, finish_conn, apr_pool_cleanup_null);
+    memset(&db, 0, sizeof(db));
+    db.conn = conn;
+    db.pool = pool;
+    it_db_use_prepared(&db, pool);
+    assert_non_null(db.stmts);
+    /* the same pool gives the same cache: it belongs to the connection */
+    {
+        it_db_t again;
+        memset(&again, 0, sizeof(again));
+        it_db_use_prepared(&again, pool);
+        assert_ptr_equal(again.stmts, db.stmts);
+    }
+    assert_int_equal(it_db_exec(&db, NULL, "SELECT 1 FROM users WHERE id = $1::uuid",
+                                1, &param), -1);
+    assert_conn_lost(&db);
+    assert_int_equal(apr_hash_count(db.stmts->names), 0);
+}
+
 static const struct CMUnitTest tests[] = {
     IT_TEST(test_classify_table),
     IT_TEST(test_sqlstate_table_rows_reachable),
@@ -245,6 +282,7 @@ static const struct CMUnitTest tests[] = {
     IT_TEST(test_wrap_null_driver_or_handle),
     IT_TEST(test_dbres_accessors_tolerate_null),
     IT_TEST(test_tx_control_on_a_lost_connection),
+    IT_TEST(test_prepared_statement_choice),
 };
 
 IT_TEST_MAIN("db", tests)
