@@ -17,6 +17,22 @@ it_db_t *it_req_db(it_req_t *req)
     return req->db;
 }
 
+int it_req_tx(it_req_t *req, it_resp_t *resp, it_db_tx_fn fn, void *ctx,
+              int tries)
+{
+    it_db_t *db = it_req_db(req);
+
+    if (!db) {
+        return it_problem_db(resp, NULL);
+    }
+    if (it_db_tx(db, fn, ctx, tries) == -1) {
+        apr_table_unset(resp->headers, "Location");
+        apr_table_unset(resp->headers, "ETag");
+        return it_problem_db(resp, db);
+    }
+    return resp->status;
+}
+
 int it_problem_db(it_resp_t *resp, const it_db_t *db)
 {
     if (!db) {

@@ -482,3 +482,21 @@ int it_page_respond(it_req_t *req, it_resp_t *resp, const it_page_t *pg,
     }
     return 200;
 }
+
+int it_page_respond_res(it_req_t *req, it_resp_t *resp, const it_page_t *pg,
+                        const it_dbres_t *res, int doc, int id, int key,
+                        long total)
+{
+    size_t n = (size_t)res->nrows + 1;
+    const char **items = apr_palloc(req->pool, sizeof(*items) * n);
+    const char **ids = apr_palloc(req->pool, sizeof(*ids) * n);
+    const char **keys = apr_palloc(req->pool, sizeof(*keys) * n);
+    int i;
+
+    for (i = 0; i < res->nrows; i++) {
+        items[i] = it_dbres_get(res, i, doc);
+        ids[i] = it_dbres_get(res, i, id);
+        keys[i] = it_dbres_get(res, i, key);
+    }
+    return it_page_respond(req, resp, pg, items, keys, ids, res->nrows, total);
+}

@@ -12,6 +12,7 @@
 #define IT_PAGE_H
 
 #include "it_types.h"
+#include "it_db.h"
 
 typedef struct {
     const char *name;        /* sort=name / sort=-name */
@@ -59,6 +60,12 @@ const char *it_page_cursor(apr_pool_t *pool, const it_page_t *pg,
 int it_page_respond(it_req_t *req, it_resp_t *resp, const it_page_t *pg,
                     const char *const *items, const char *const *keys,
                     const char *const *ids, int nrows, long total);
+
+/* it_page_respond for the result of a list statement: column doc holds
+ * each row's JSON text, id its id, key its sort key. */
+int it_page_respond_res(it_req_t *req, it_resp_t *resp, const it_page_t *pg,
+                        const it_dbres_t *res, int doc, int id, int key,
+                        long total);
 
 /* Query parameter helpers shared by list filters: each appends a
  * {field: name, ...} error on a bad value and returns -1; 0 when absent. */

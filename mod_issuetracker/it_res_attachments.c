@@ -779,10 +779,9 @@ static int it_att_list(it_req_t *req, it_resp_t *resp)
     json_t *errors = NULL;
     it_page_t pg;
     const char *params[4], *sql;
-    const char **items, **keys, **ids;
     it_dbres_t *issue, *res;
     long total = -1;
-    int rc, i, n = 2;
+    int rc, n = 2;
 
     it_query_known(req, known, &errors);
     if ((rc = it_page_parse(req, resp, it_att_sorts, "created_at", &pg, &errors)) != 0) {
@@ -819,15 +818,7 @@ static int it_att_list(it_req_t *req, it_resp_t *resp)
         }
         total = atol(it_dbres_get(cnt, 0, 0));
     }
-    items = apr_palloc(req->pool, sizeof(*items) * (size_t)(res->nrows + 1));
-    ids = apr_palloc(req->pool, sizeof(*ids) * (size_t)(res->nrows + 1));
-    keys = apr_palloc(req->pool, sizeof(*keys) * (size_t)(res->nrows + 1));
-    for (i = 0; i < res->nrows; i++) {
-        items[i] = it_dbres_get(res, i, 0);
-        ids[i] = it_dbres_get(res, i, 1);
-        keys[i] = it_dbres_get(res, i, 2);
-    }
-    return it_page_respond(req, resp, &pg, items, keys, ids, res->nrows, total);
+    return it_page_respond_res(req, resp, &pg, res, 0, 1, 2, total);
 }
 
 /* ---- GET /attachments/{id}[/content] ------------------------------------ */
@@ -1043,7 +1034,6 @@ static int it_att_delete(it_req_t *req, it_resp_t *resp)
 {
     it_att_delete_t d;
     json_t *body = NULL;
-    it_db_t *db;
     int rc;
 
     memset(&d, 0, sizeof(d));
@@ -1057,14 +1047,7 @@ static int it_att_delete(it_req_t *req, it_resp_t *resp)
     if ((rc = it_version_precondition(req, resp, body, 0, &d.pre)) != 0) {
         return rc;
     }
-    if (!(db = it_req_db(req))) {
-        return it_problem_db(resp, NULL);
-    }
-    rc = it_db_tx(db, it_att_delete_tx, &d, IT_ATT_TX_TRIES);
-    if (rc == -1) {
-        return it_problem_db(resp, db);
-    }
-    return resp->status;
+    return it_req_tx(req, resp, it_att_delete_tx, &d, IT_ATT_TX_TRIES);
 }
 
 static const it_route_t it_att_routes[] = {

@@ -214,26 +214,6 @@ static const char *it_comment_event_data(apr_pool_t *pool, const char *id)
     return apr_psprintf(pool, "{\"comment_id\": \"%s\"}", id);   /* a UUID */
 }
 
-/* Runs fn in a transaction; answers with what fn put into resp, or with
- * the database problem. */
-static int it_comment_run_tx(it_req_t *req, it_resp_t *resp, it_db_tx_fn fn,
-                             void *ctx)
-{
-    it_db_t *db = it_req_db(req);
-    int rc;
-
-    if (!db) {
-        return it_problem_db(resp, NULL);
-    }
-    rc = it_db_tx(db, fn, ctx, IT_COMMENT_TX_TRIES);
-    if (rc == -1) {
-        apr_table_unset(resp->headers, "Location");
-        apr_table_unset(resp->headers, "ETag");
-        return it_problem_db(resp, db);
-    }
-    return resp->status;
-}
-
 /* ---- POST /issues/{ref}/comments ---------------------------------------- */
 
 typedef struct {
@@ -330,7 +310,7 @@ static int it_comments_create(it_req_t *req, it_resp_t *resp)
     c.parent_id = it_lower(req->pool,
                            json_string_value(json_object_get(body, "parent_id")));
     it_comment_ref_params(req->pool, req->params[0], c.ref);
-    return it_comment_run_tx(req, resp, it_comment_create_tx, &c);
+    return it_req_tx(req, resp, it_comment_create_tx, &c, IT_COMMENT_TX_TRIES);
 }
 
 /* ---- GET /issues/{ref}/comments ----------------------------------------- */
@@ -631,7 +611,7 @@ static int it_comments_update(it_req_t *req, it_resp_t *resp)
         return rc;
     }
     w.new_body = json_string_value(json_object_get(body, "body"));
-    return it_comment_run_tx(req, resp, it_comment_update_tx, &w);
+    return it_req_tx(req, resp, it_comment_update_tx, &w, IT_COMMENT_TX_TRIES);
 }
 
 static int it_comment_delete_tx(it_db_t *db, void *ctx)
@@ -674,7 +654,7 @@ static int it_comments_delete(it_req_t *req, it_resp_t *resp)
     if ((rc = it_version_precondition(req, resp, body, 0, &w.pre)) != 0) {
         return rc;
     }
-    return it_comment_run_tx(req, resp, it_comment_delete_tx, &w);
+    return it_req_tx(req, resp, it_comment_delete_tx, &w, IT_COMMENT_TX_TRIES);
 }
 
 static const it_route_t it_comments_routes[] = {

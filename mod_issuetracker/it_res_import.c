@@ -609,7 +609,6 @@ static int it_issues_import(it_req_t *req, it_resp_t *resp)
                       ? req->cfg->max_upload_size : IT_DEFAULT_MAX_UPLOAD;
     int max_rows = req->cfg && req->cfg->max_import_rows > 0
                    ? req->cfg->max_import_rows : IT_DEFAULT_MAX_IMPORT_ROWS;
-    it_db_t *db;
     int rc;
 
     memset(&im, 0, sizeof(im));
@@ -647,14 +646,7 @@ static int it_issues_import(it_req_t *req, it_resp_t *resp)
         /* no rows to resolve: the parser's errors are the answer */
         return it_import_unprocessable(&im, NULL);
     }
-    if (!(db = it_req_db(req))) {
-        return it_problem_db(resp, NULL);
-    }
-    rc = it_db_tx(db, it_import_tx, &im, IT_IMPORT_TX_TRIES);
-    if (rc == -1) {
-        return it_problem_db(resp, db);
-    }
-    return resp->status;
+    return it_req_tx(req, resp, it_import_tx, &im, IT_IMPORT_TX_TRIES);
 }
 
 static const it_route_t it_import_routes[] = {

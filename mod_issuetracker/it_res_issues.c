@@ -396,26 +396,6 @@ static int it_issue_labels_replace(it_db_t *db, it_resp_t *resp,
     return 0;
 }
 
-/* Runs fn in a transaction; answers with what fn put into resp, or with
- * the database problem. */
-static int it_issue_run_tx(it_req_t *req, it_resp_t *resp, it_db_tx_fn fn,
-                           void *ctx)
-{
-    it_db_t *db = it_req_db(req);
-    int rc;
-
-    if (!db) {
-        return it_problem_db(resp, NULL);
-    }
-    rc = it_db_tx(db, fn, ctx, IT_ISSUE_TX_TRIES);
-    if (rc == -1) {
-        apr_table_unset(resp->headers, "Location");
-        apr_table_unset(resp->headers, "ETag");
-        return it_problem_db(resp, db);
-    }
-    return resp->status;
-}
-
 /* ---- POST /issues ------------------------------------------------------- */
 
 typedef struct {
@@ -548,7 +528,7 @@ static int it_issues_create(it_req_t *req, it_resp_t *resp)
     /* ids are stored lowercase; events and comparisons use the same form */
     c.params[5] = creator ? it_lower(req->pool, creator) : req->caller->id;
     c.params[6] = it_lower(req->pool, assignee);
-    return it_issue_run_tx(req, resp, it_issue_create_tx, &c);
+    return it_req_tx(req, resp, it_issue_create_tx, &c, IT_ISSUE_TX_TRIES);
 }
 
 /* ---- GET /issues/{ref} -------------------------------------------------- */
@@ -834,7 +814,7 @@ static int it_issues_update(it_req_t *req, it_resp_t *resp)
     }
     w.label_ids = it_issue_label_ids(req->pool, w.body);
     it_issue_ref_params(req->pool, req->params[0], w.ref);
-    return it_issue_run_tx(req, resp, it_issue_update_tx, &w);
+    return it_req_tx(req, resp, it_issue_update_tx, &w, IT_ISSUE_TX_TRIES);
 }
 
 /* ---- DELETE /issues/{ref} ----------------------------------------------- */
@@ -884,7 +864,7 @@ static int it_issues_delete(it_req_t *req, it_resp_t *resp)
         return rc;
     }
     it_issue_ref_params(req->pool, req->params[0], w.ref);
-    return it_issue_run_tx(req, resp, it_issue_delete_tx, &w);
+    return it_req_tx(req, resp, it_issue_delete_tx, &w, IT_ISSUE_TX_TRIES);
 }
 
 /* ---- POST /issues/{ref}/restore ----------------------------------------- */
@@ -936,7 +916,7 @@ static int it_issues_restore(it_req_t *req, it_resp_t *resp)
         return rc;
     }
     it_issue_ref_params(req->pool, req->params[0], w.ref);
-    return it_issue_run_tx(req, resp, it_issue_restore_tx, &w);
+    return it_req_tx(req, resp, it_issue_restore_tx, &w, IT_ISSUE_TX_TRIES);
 }
 
 /* ---- GET /issues/{ref}/transitions -------------------------------------- */

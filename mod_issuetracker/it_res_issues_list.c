@@ -419,11 +419,10 @@ static int it_issue_list(it_req_t *req, it_resp_t *resp)
     it_page_t pg;
     it_issue_filter_t f;
     const char *where, *sql, *order;
-    const char **items, **keys, **ids;
     it_db_t *db;
     it_dbres_t *res = NULL;
     long total = -1;
-    int rc, i, no_words, fenced, csv;
+    int rc, no_words, fenced, csv;
     it_issue_export_opts_t export_opts;
 
     it_query_known(req, it_issue_list_params, &errors);
@@ -492,15 +491,7 @@ static int it_issue_list(it_req_t *req, it_resp_t *resp)
     if (it_db_exec(db, &res, sql, f.n, f.params) != 0) {
         return it_problem_db(resp, db);
     }
-    items = apr_palloc(req->pool, sizeof(*items) * ((size_t)res->nrows + 1));
-    ids = apr_palloc(req->pool, sizeof(*ids) * ((size_t)res->nrows + 1));
-    keys = apr_palloc(req->pool, sizeof(*keys) * ((size_t)res->nrows + 1));
-    for (i = 0; i < res->nrows; i++) {
-        items[i] = it_dbres_get(res, i, 0);
-        ids[i] = it_dbres_get(res, i, 1);
-        keys[i] = it_dbres_get(res, i, 2);
-    }
-    return it_page_respond(req, resp, &pg, items, keys, ids, res->nrows, total);
+    return it_page_respond_res(req, resp, &pg, res, 0, 1, 2, total);
 }
 
 static const it_route_t it_issues_list_routes[] = {

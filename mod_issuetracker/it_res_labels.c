@@ -181,23 +181,6 @@ static int it_label_optional_body(it_req_t *req, it_resp_t *resp, json_t **body)
     return 0;
 }
 
-static int it_label_run_tx(it_req_t *req, it_resp_t *resp, it_db_tx_fn fn,
-                           void *ctx)
-{
-    it_db_t *db = it_req_db(req);
-    int rc;
-
-    if (!db) {
-        return it_problem_db(resp, NULL);
-    }
-    rc = it_db_tx(db, fn, ctx, IT_LABEL_TX_TRIES);
-    if (rc == -1) {
-        apr_table_unset(resp->headers, "ETag");
-        return it_problem_db(resp, db);
-    }
-    return resp->status;
-}
-
 /* ---- POST /labels ------------------------------------------------------- */
 
 static const char it_sql_label_insert[] =
@@ -250,33 +233,15 @@ static const char *const it_label_list_params[] = { "q", NULL };
 
 static const char it_sql_label_count[] = "SELECT count(*)" IT_LABEL_LIST_FROM;
 
-/* "%q%" with LIKE's own metacharacters escaped: q is text, not a pattern. */
-static const char *it_like_contains(apr_pool_t *pool, const char *q)
-{
-    char *out = apr_palloc(pool, strlen(q) * 2 + 3), *o = out;
-
-    *o++ = '%';
-    for (; *q; q++) {
-        if (*q == '%' || *q == '_' || *q == '\\') {
-            *o++ = '\\';
-        }
-        *o++ = *q;
-    }
-    *o++ = '%';
-    *o = '\0';
-    return out;
-}
-
 static int it_labels_list(it_req_t *req, it_resp_t *resp)
 {
     json_t *errors = NULL;
     it_page_t pg;
     const char *q, *params[4], *sql;
-    const char **items, **keys, **ids;
     it_db_t *db;
     it_dbres_t *res;
     long total = -1;
-    int rc, i, n = 2;
+    int rc, n = 2;
 
     it_query_known(req, it_label_list_params, &errors);
     if ((rc = it_page_parse(req, resp, it_label_sorts, "name", &pg, &errors)) != 0) {
@@ -298,7 +263,7 @@ static int it_labels_list(it_req_t *req, it_resp_t *resp)
         return it_problem(resp, 403, "forbidden",
                           "include_deleted=true is for admins only");
     }
-    params[0] = q ? it_like_contains(req->pool, q) : NULL;
+    params[0] = q ? it_query_like_contains(req->pool, q) : NULL;
     params[1] = pg.include_deleted ? "true" : "false";
     if (pg.after_id) {
         params[n++] = pg.after_key;
@@ -322,15 +287,7 @@ static int it_labels_list(it_req_t *req, it_resp_t *resp)
         }
         total = atol(it_dbres_get(cnt, 0, 0));
     }
-    items = apr_palloc(req->pool, sizeof(*items) * (size_t)(res->nrows + 1));
-    ids = apr_palloc(req->pool, sizeof(*ids) * (size_t)(res->nrows + 1));
-    keys = apr_palloc(req->pool, sizeof(*keys) * (size_t)(res->nrows + 1));
-    for (i = 0; i < res->nrows; i++) {
-        items[i] = it_dbres_get(res, i, 0);
-        ids[i] = it_dbres_get(res, i, 1);
-        keys[i] = it_dbres_get(res, i, 2);
-    }
-    return it_page_respond(req, resp, &pg, items, keys, ids, res->nrows, total);
+    return it_page_respond_res(req, resp, &pg, res, 0, 1, 2, total);
 }
 
 /* ---- GET /labels/{id} --------------------------------------------------- */
@@ -534,7 +491,7 @@ static int it_labels_delete(it_req_t *req, it_resp_t *resp)
         || (rc = it_version_precondition(req, resp, body, 0, &d.pre)) != 0) {
         return rc;
     }
-    return it_label_run_tx(req, resp, it_label_delete_tx, &d);
+    return it_req_tx(req, resp, it_label_delete_tx, &d, IT_LABEL_TX_TRIES);
 }
 
 /* ---- /issues/{ref}/labels ----------------------------------------------- */
@@ -746,7 +703,7 @@ static int it_issue_labels_run(it_req_t *req, it_resp_t *resp,
         return rc;
     }
     it_issue_ref_params(req->pool, req->params[0], c->ref);
-    return it_label_run_tx(req, resp, it_issue_labels_tx, c);
+    return it_req_tx(req, resp, it_issue_labels_tx, c, IT_LABEL_TX_TRIES);
 }
 
 static int it_issue_labels_set(it_req_t *req, it_resp_t *resp)

@@ -268,11 +268,10 @@ static int it_projects_list(it_req_t *req, it_resp_t *resp)
     json_t *errors = NULL;
     it_page_t pg;
     const char *owner = NULL, *q, *params[5], *sql;
-    const char **items, **keys, **ids;
     it_db_t *db;
     it_dbres_t *res;
     long total = -1;
-    int rc, i, n = 3;
+    int rc, n = 3;
 
     it_query_known(req, it_project_list_params, &errors);
     if ((rc = it_page_parse(req, resp, it_project_sorts, "created_at", &pg,
@@ -321,15 +320,7 @@ static int it_projects_list(it_req_t *req, it_resp_t *resp)
         }
         total = atol(it_dbres_get(cnt, 0, 0));
     }
-    items = apr_palloc(req->pool, sizeof(*items) * (size_t)(res->nrows + 1));
-    ids = apr_palloc(req->pool, sizeof(*ids) * (size_t)(res->nrows + 1));
-    keys = apr_palloc(req->pool, sizeof(*keys) * (size_t)(res->nrows + 1));
-    for (i = 0; i < res->nrows; i++) {
-        items[i] = it_dbres_get(res, i, 0);
-        ids[i] = it_dbres_get(res, i, 1);
-        keys[i] = it_dbres_get(res, i, 2);
-    }
-    return it_page_respond(req, resp, &pg, items, keys, ids, res->nrows, total);
+    return it_page_respond_res(req, resp, &pg, res, 0, 1, 2, total);
 }
 
 /* ---- GET /projects/{id} ------------------------------------------------ */

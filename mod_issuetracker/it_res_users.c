@@ -460,8 +460,8 @@ static int it_user_list(it_req_t *req, it_resp_t *resp)
     it_db_t *db;
     it_dbres_t *res = NULL;
     const char *params[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
-    const char *q, *sql, **items, **keys, **ids;
-    int is_active = -1, rc, i, n = 4;
+    const char *q, *sql;
+    int is_active = -1, rc, n = 4;
     long total = -1;
 
     it_query_known(req, it_user_list_params, &errors);
@@ -514,15 +514,7 @@ static int it_user_list(it_req_t *req, it_resp_t *resp)
         }
         total = atol(it_dbres_get(cnt, 0, 0));
     }
-    items = apr_palloc(req->pool, sizeof(*items) * ((size_t)res->nrows + 1));
-    keys = apr_palloc(req->pool, sizeof(*keys) * ((size_t)res->nrows + 1));
-    ids = apr_palloc(req->pool, sizeof(*ids) * ((size_t)res->nrows + 1));
-    for (i = 0; i < res->nrows; i++) {
-        items[i] = it_dbres_get(res, i, 0);
-        keys[i] = it_dbres_get(res, i, 1);
-        ids[i] = it_dbres_get(res, i, 2);
-    }
-    return it_page_respond(req, resp, &pg, items, keys, ids, res->nrows, total);
+    return it_page_respond_res(req, resp, &pg, res, 0, 2, 1, total);
 }
 
 /* Answers with one user; deleted ones only for show_deleted. */
